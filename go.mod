@@ -38,5 +38,6 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	gopkg.in/validator.v2 v2.0.1 // indirect
 	riverqueue.com/riverui v0.22.0 // indirect
 )

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Event statuses, as CONTRACT.md names them.
+const (
+	StatusPending = "pending"
+	StatusApplied = "applied"
+	StatusSkipped = "skipped"
+	StatusFailed  = "failed"
+)
+
+// NewEvent is a verified webhook about to enter the inbox.
+type NewEvent struct {
+	ID         string // the svix-id: the same on every redelivery
+	Type       string
+	ObjectID   string // data.id; empty when the payload has none
+	InstanceID string
+	OccurredAt time.Time // the envelope's timestamp; zero when absent
+	Payload    []byte    // the raw body, exactly as verified
+	Status     string    // pending, or skipped for types syncd does not sync
+	Detail     string    // why it was skipped, if it was
+}
+
+// Event is a stored webhook event.
+type Event struct {
+	ID         string
+	Type       string
+	ObjectID   string
+	InstanceID string
+	OccurredAt time.Time
+	ReceivedAt time.Time
+	Payload    []byte
+	Status     string
+	AppliedAt  *time.Time
+	Error      string
+	Detail     string
+}
+
+// InsertEvent stores an event unless one with the same id is already there.
+// It reports whether the row is new: false means a redelivery, which must
+// change nothing.
+func InsertEvent(ctx context.Context, db DBTX, ev NewEvent) (bool, error) {
+	const q = `
+INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at)
+VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6::text::jsonb, $7, NULLIF($8, ''),
+        CASE WHEN $7 = 'skipped' THEN now() END)
+ON CONFLICT (id) DO NOTHING`
+	var occurred *time.Time
+	if !ev.OccurredAt.IsZero() {
+		occurred = &ev.OccurredAt
+	}
+	tag, err := db.Exec(ctx, q, ev.ID, ev.Type, ev.ObjectID, ev.InstanceID, occurred, string(ev.Payload), ev.Status, ev.Detail)
+	if err != nil {
+		return false, fmt.Errorf("insert webhook event %s: %w", ev.ID, classify(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+const eventColumns = `id, type, coalesce(object_id, ''), coalesce(instance_id, ''),
+       coalesce(occurred_at, received_at), received_at, payload::text, status, applied_at,
+       coalesce(error, ''), coalesce(detail, '')`
+
+func scanEvent(row pgx.Row) (Event, error) {
+	var ev Event
+	var payload string
+	err := row.Scan(&ev.ID, &ev.Type, &ev.ObjectID, &ev.InstanceID, &ev.OccurredAt, &ev.ReceivedAt,
+		&payload, &ev.Status, &ev.AppliedAt, &ev.Error, &ev.Detail)
+	ev.Payload = []byte(payload)
+	return ev, err
+}
+
+// GetEvent reads one event.
+func GetEvent(ctx context.Context, db DBTX, id string) (Event, error) {
+	ev, err := scanEvent(db.QueryRow(ctx, `SELECT `+eventColumns+` FROM clerk.webhook_events WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Event{}, fmt.Errorf("webhook event %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("get webhook event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// LockEvent reads one event and locks its row until the transaction ends, so
+// a replay and the first application of the same event take turns.
+func LockEvent(ctx context.Context, db DBTX, id string) (Event, error) {
+	ev, err := scanEvent(db.QueryRow(ctx, `SELECT `+eventColumns+` FROM clerk.webhook_events WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Event{}, fmt.Errorf("webhook event %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("lock webhook event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// FinishEvent records the outcome of applying an event: applied, skipped
+// (with why) or failed (with the error).
+func FinishEvent(ctx context.Context, db DBTX, id, status, detail, errText string) error {
+	const q = `
+UPDATE clerk.webhook_events
+SET status = $2, detail = NULLIF($3, ''), error = NULLIF($4, ''), applied_at = now()
+WHERE id = $1`
+	tag, err := db.Exec(ctx, q, id, status, detail, errText)
+	if err != nil {
+		return fmt.Errorf("finish webhook event %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("finish webhook event %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// EventFilter selects stored events for a replay.
+type EventFilter struct {
+	Since   time.Time // received at or after
+	Type    string    // exact type; empty for all
+	Limit   int
+}
+
+// EventRef identifies an event in a listing.
+type EventRef struct {
+	ID         string
+	Type       string
+	ReceivedAt time.Time
+}
+
+// ListEvents returns events received since f.Since, oldest first, in pages
+// keyed by (received_at, id) so a long replay never holds one huge result.
+func ListEvents(ctx context.Context, db DBTX, f EventFilter, after EventRef) ([]EventRef, error) {
+	const q = `
+SELECT id, type, received_at FROM clerk.webhook_events
+WHERE received_at >= $1
+  AND ($2 = '' OR type = $2)
+  AND ($3 = '' OR (received_at, id) > ($4, $3))
+ORDER BY received_at, id
+LIMIT $5`
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := db.Query(ctx, q, f.Since, f.Type, after.ID, after.ReceivedAt, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events since %s: %w", f.Since.Format(time.RFC3339), err)
+	}
+	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventRef, error) {
+		var e EventRef
+		err := r.Scan(&e.ID, &e.Type, &e.ReceivedAt)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events: %w", err)
+	}
+	return refs, nil
+}
