@@ -1,0 +1,106 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/syncd/syncd/internal/apply"
+	"github.com/syncd/syncd/internal/store"
+)
+
+// Observer hears the outcome of every applied event (for metrics). The
+// outcome is applied, skipped or failed; lag runs from the event's
+// timestamp to the commit.
+type Observer interface {
+	EventApplied(eventType, outcome string, lag time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) EventApplied(string, string, time.Duration) {}
+
+// ApplyEventWorker applies stored webhook events.
+type ApplyEventWorker struct {
+	river.WorkerDefaults[ApplyEventArgs]
+	pool    *pgxpool.Pool
+	logger  *slog.Logger
+	observe Observer
+	now     func() time.Time
+}
+
+// NewApplyEventWorker builds the worker. observe may be nil.
+func NewApplyEventWorker(pool *pgxpool.Pool, logger *slog.Logger, observe Observer) *ApplyEventWorker {
+	if observe == nil {
+		observe = noObserver{}
+	}
+	return &ApplyEventWorker{pool: pool, logger: logger, observe: observe, now: time.Now}
+}
+
+// Work applies the event, marks it and completes the job in one transaction.
+// A payload that can never apply marks the event failed and cancels the
+// job; any other error is left to River's retries.
+func (w *ApplyEventWorker) Work(ctx context.Context, job *river.Job[ApplyEventArgs]) error {
+	id := job.Args.EventID
+	var ev store.Event
+	var res apply.Result
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		var err error
+		ev, err = store.LockEvent(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		res, err = apply.Event(ctx, tx, ev)
+		if err != nil {
+			return err
+		}
+		if err := store.FinishEvent(ctx, tx, id, res.Status, res.Detail, ""); err != nil {
+			return err
+		}
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	switch {
+	case err == nil:
+		w.observe.EventApplied(ev.Type, res.Status, w.now().Sub(ev.OccurredAt))
+		w.logger.InfoContext(ctx, "event applied", "event_id", id, "type", ev.Type,
+			"outcome", res.Status, "write", res.Write.String(), "detail", res.Detail)
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		// The job outlived its event (a database restored from an older
+		// backup, say): nothing to apply, and retrying cannot change that.
+		w.logger.WarnContext(ctx, "event not found", "event_id", id)
+		return river.JobCancel(err)
+	case errors.Is(err, apply.ErrInvalidPayload):
+		if ferr := w.fail(ctx, id, err); ferr != nil {
+			return fmt.Errorf("apply event %s: %w (and recording the failure: %v)", id, err, ferr)
+		}
+		w.observe.EventApplied(ev.Type, store.StatusFailed, w.now().Sub(ev.OccurredAt))
+		w.logger.WarnContext(ctx, "event cannot be applied", "event_id", id, "type", ev.Type,
+			"outcome", store.StatusFailed, "error", err.Error())
+		return river.JobCancel(err)
+	default:
+		err = fmt.Errorf("apply event %s: %w", id, err)
+		if job.Attempt >= job.MaxAttempts {
+			// River discards the job after this attempt; leave the event
+			// marked so `syncd status` and a replay can find it.
+			if ferr := w.fail(ctx, id, err); ferr != nil {
+				w.logger.ErrorContext(ctx, "recording final failure", "event_id", id, "error", ferr.Error())
+			}
+			w.observe.EventApplied(ev.Type, store.StatusFailed, 0)
+		}
+		w.logger.ErrorContext(ctx, "apply event", "event_id", id, "attempt", job.Attempt, "error", err.Error())
+		return err
+	}
+}
+
+func (w *ApplyEventWorker) fail(ctx context.Context, id string, cause error) error {
+	return store.FinishEvent(ctx, w.pool, id, store.StatusFailed, "", cause.Error())
+}

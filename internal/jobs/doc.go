@@ -1,0 +1,10 @@
+// Package jobs owns syncd's River jobs: their arguments (what the webhook
+// handler enqueues), the workers that run them, and the River client
+// configuration the service starts them with.
+//
+// Every stored webhook event of a synced type gets one ApplyEventArgs job,
+// unique by event id while it is in flight, inserted in the transaction that
+// stores the event. The worker applies the event, records its outcome on the
+// event row and completes the job in one transaction, so an event is applied
+// and marked exactly when its job completes.
+package jobs
