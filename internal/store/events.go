@@ -121,9 +121,9 @@ WHERE id = $1`
 
 // EventFilter selects stored events for a replay.
 type EventFilter struct {
-	Since   time.Time // received at or after
-	Type    string    // exact type; empty for all
-	Limit   int
+	Since time.Time // received at or after
+	Type  string    // exact type; empty for all
+	Limit int
 }
 
 // EventRef identifies an event in a listing.
