@@ -35,6 +35,12 @@ type ClientConfig struct {
 	PeriodicJobs []*river.PeriodicJob
 	// ReconcileQueue enables the reconcile queue with one worker.
 	ReconcileQueue bool
+	// SoftStopTimeout is how long Stop lets running jobs finish before
+	// cancelling them.
+	SoftStopTimeout time.Duration
+	// JobLogger receives the workers' one line per applied event; Logger
+	// (often quieter) is River's own.
+	JobLogger *slog.Logger
 }
 
 // DefaultFetchCooldown is the fetch cooldown used when none is set.
@@ -43,15 +49,23 @@ const DefaultFetchCooldown = 5 * time.Millisecond
 // NewClient builds (but does not start) the River client.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	rc := &river.Config{
-		Logger: cfg.Logger,
+		Logger:          cfg.Logger,
+		SoftStopTimeout: cfg.SoftStopTimeout,
 		// Completed jobs are kept a day by default; the event row is the
 		// permanent record, so a shorter retention keeps river_job small
 		// under a steady webhook load.
 		CompletedJobRetentionPeriod: 6 * time.Hour,
 	}
 	if cfg.Work {
+		jobLogger := cfg.JobLogger
+		if jobLogger == nil {
+			jobLogger = cfg.Logger
+		}
+		if jobLogger == nil {
+			jobLogger = slog.New(slog.DiscardHandler)
+		}
 		workers := river.NewWorkers()
-		if err := river.AddWorkerSafely(workers, NewApplyEventWorker(cfg.Pool, cfg.Logger, cfg.Observer)); err != nil {
+		if err := river.AddWorkerSafely(workers, NewApplyEventWorker(cfg.Pool, jobLogger, cfg.Observer)); err != nil {
 			return nil, fmt.Errorf("register apply worker: %w", err)
 		}
 		if cfg.Register != nil {

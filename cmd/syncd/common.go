@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/syncd/syncd/internal/config"
+)
+
+func loadConfig(getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.RequireDatabase()
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// quieter returns a logger for a library (River) that logs routine work at
+// info: syncd's own lines are the ones operators read.
+func quieter(logger *slog.Logger, cfg config.Config) *slog.Logger {
+	if cfg.LogLevel > slog.LevelWarn {
+		return logger
+	}
+	return slog.New(levelFloor{Handler: logger.Handler(), min: slog.LevelWarn})
+}
+
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (l levelFloor) Enabled(ctx context.Context, lvl slog.Level) bool {
+	return lvl >= l.min && l.Handler.Enabled(ctx, lvl)
+}
+
+func (l levelFloor) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFloor{Handler: l.Handler.WithAttrs(attrs), min: l.min}
+}
+
+func (l levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{Handler: l.Handler.WithGroup(name), min: l.min}
+}
+
+// openPool connects to DATABASE_URL. maxConns applies unless the URL sets
+// pool_max_conns itself.
+func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, &config.Error{Var: "DATABASE_URL", Problem: "is not a valid Postgres connection string"}
+	}
+	if maxConns > 0 && !strings.Contains(url, "pool_max_conns") {
+		pc.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+// pingPool checks the database answers, naming DATABASE_URL when it does not.
+func pingPool(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("cannot reach the database at DATABASE_URL (%s): %w", redactedHost(pool), err)
+	}
+	return nil
+}
+
+func redactedHost(pool *pgxpool.Pool) string {
+	cc := pool.Config().ConnConfig
+	return fmt.Sprintf("%s:%d/%s", cc.Host, cc.Port, cc.Database)
+}

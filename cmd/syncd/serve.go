@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"riverqueue.com/riverui"
+
+	"github.com/syncd/syncd/internal/jobs"
+	"github.com/syncd/syncd/internal/metrics"
+	"github.com/syncd/syncd/internal/server"
+	"github.com/syncd/syncd/internal/store"
+	"github.com/syncd/syncd/internal/webhook"
+	"github.com/syncd/syncd/migrations"
+)
+
+// Shutdown budget. Kubernetes sends SIGKILL 30 s after SIGTERM by default:
+// requests get 10 s to finish, running jobs 15 s before River cancels them.
+const (
+	httpShutdownTimeout = 10 * time.Second
+	jobSoftStopTimeout  = 15 * time.Second
+	jobHardStopTimeout  = 5 * time.Second
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("serve", stdout)
+	role := fs.String("role", "all", "what this process runs: all, api (HTTP ingest and admin) or worker (River workers)")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if *role != "all" && *role != "api" && *role != "worker" {
+		return usagef("serve: --role must be all, api or worker, not %q", *role)
+	}
+	serveHTTPIngest := *role != "worker"
+	work := *role != "api"
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if serveHTTPIngest {
+		if err := cfg.RequireWebhookSecret(); err != nil {
+			return err
+		}
+	}
+	logger := newLogger(cfg, stdout).With("role", *role)
+
+	pool, err := openPool(ctx, cfg.DatabaseURL, int32(cfg.Workers)+16)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pingPool(ctx, pool); err != nil {
+		return err
+	}
+	migrator, err := store.NewMigrator(pool, migrations.FS, logger)
+	if err != nil {
+		return err
+	}
+	defer migrator.Close()
+	if err := migrator.Current(ctx); err != nil {
+		// Keep running: /readyz says 503 until someone migrates, and the
+		// webhook answers 503 so Svix keeps the events.
+		logger.Warn("database schema is not current; run `syncd migrate up`", "error", err.Error())
+	}
+
+	met := metrics.New(pool, logger)
+	client, err := jobs.NewClient(jobs.ClientConfig{
+		Pool:            pool,
+		Logger:          quieter(logger, cfg),
+		Work:            work,
+		MaxWorkers:      cfg.Workers,
+		Observer:        met,
+		SoftStopTimeout: jobSoftStopTimeout,
+		JobLogger:       logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	deps := server.Deps{
+		Logger:     logger,
+		Metrics:    met.Handler(),
+		AdminToken: cfg.AdminToken,
+		Ready: func(ctx context.Context) error {
+			if err := pool.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			return migrator.Current(ctx)
+		},
+	}
+	if serveHTTPIngest {
+		verifier, err := webhook.NewVerifier(cfg.WebhookSecrets)
+		if err != nil {
+			return err
+		}
+		deps.Webhook = webhook.Handler(webhook.Config{
+			Pool: pool, Enqueuer: client, Verifier: verifier, Logger: logger, Observer: met,
+		})
+		deps.Replayer = jobs.NewReplayer(pool, client)
+		ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+			Endpoints: riverui.NewEndpoints(client, nil),
+			Logger:    quieter(logger, cfg),
+			Prefix:    "/admin/riverui",
+			// Job args are event ids only, but hide them anyway: the UI is
+			// for queue health, not for reading data.
+			JobListHideArgsByDefault: true,
+		})
+		if err != nil {
+			return fmt.Errorf("river ui: %w", err)
+		}
+		uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopUI()
+		if err := ui.Start(uiCtx); err != nil {
+			return fmt.Errorf("start river ui: %w", err)
+		}
+		deps.RiverUI = ui
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on SYNCD_ADDR %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           server.Routes(deps),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	if work {
+		// River gets a context that the signal does not cancel: a cancelled
+		// start context would hard-stop running jobs. Shutdown below stops
+		// it gracefully instead.
+		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start river workers: %w", err)
+		}
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "webhook_path", "/webhooks/clerk",
+		"workers", cfg.Workers, "admin", cfg.AdminToken != "")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("http server: %w", err)
+		}
+	}
+
+	// Stop taking requests and let the ones in flight finish: a request
+	// answered 2xx has committed its event and job.
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("http shutdown", "error", err.Error())
+	}
+	cancel()
+	if work {
+		// Soft stop: no new fetches, running jobs finish (River cancels them
+		// after SoftStopTimeout). A cancelled job leaves its event pending
+		// and its job retryable, so nothing is lost either way.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobSoftStopTimeout+jobHardStopTimeout)
+		if err := client.Stop(stopCtx); err != nil {
+			logger.Warn("river stop", "error", err.Error())
+		}
+		cancel()
+	}
+	logger.Info("stopped")
+	return runErr
+}

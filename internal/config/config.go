@@ -1,0 +1,180 @@
+// Package config reads syncd's configuration from the environment, exactly
+// as CONTRACT.md names it, and turns every bad value into an *Error that
+// names the variable and says what to set instead. Values are parsed once,
+// at start-up, so a typo stops the process (exit 2) rather than surfacing
+// hours later in a nightly job.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/robfig/cron/v3"
+
+	"github.com/syncd/syncd/internal/webhook"
+)
+
+// Defaults from CONTRACT.md.
+const (
+	DefaultClerkAPIURL       = "https://api.clerk.com/v1"
+	DefaultAddr              = ":8080"
+	DefaultReconcileSchedule = "0 3 * * *"
+	DefaultWorkers           = 20
+	DefaultClerkRPS          = 20
+)
+
+// Error is a configuration problem: which variable, what is wrong with it,
+// and what to do. It never quotes a secret's value.
+type Error struct {
+	Var     string
+	Problem string
+	Fix     string
+}
+
+func (e *Error) Error() string {
+	if e.Fix == "" {
+		return fmt.Sprintf("%s: %s", e.Var, e.Problem)
+	}
+	return fmt.Sprintf("%s: %s; %s", e.Var, e.Problem, e.Fix)
+}
+
+// Config is syncd's configuration. Requiredness depends on the command, so
+// Load only checks that what is set is well formed; the Require methods
+// check presence.
+type Config struct {
+	DatabaseURL       string
+	WebhookSecrets    []string
+	ClerkSecretKey    string
+	ClerkAPIURL       string
+	Addr              string
+	AdminToken        string
+	ReconcileSchedule cron.Schedule // nil when `off`
+	ReconcileSpec     string        // the schedule as written, or "off"
+	Workers           int
+	ClerkRPS          float64
+	LogLevel          slog.Level
+	LogFormat         string // json or text
+}
+
+// Load reads every variable through getenv.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:    strings.TrimSpace(getenv("DATABASE_URL")),
+		ClerkSecretKey: strings.TrimSpace(getenv("CLERK_SECRET_KEY")),
+		ClerkAPIURL:    or(strings.TrimSpace(getenv("CLERK_API_URL")), DefaultClerkAPIURL),
+		Addr:           or(strings.TrimSpace(getenv("SYNCD_ADDR")), DefaultAddr),
+		AdminToken:     strings.TrimSpace(getenv("SYNCD_ADMIN_TOKEN")),
+		ReconcileSpec:  or(strings.TrimSpace(getenv("SYNCD_RECONCILE_SCHEDULE")), DefaultReconcileSchedule),
+		Workers:        DefaultWorkers,
+		ClerkRPS:       DefaultClerkRPS,
+		LogLevel:       slog.LevelInfo,
+		LogFormat:      "json",
+	}
+	if c.DatabaseURL != "" {
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+			// pgx's message can quote the URL, password included: say only
+			// that it did not parse.
+			return c, &Error{Var: "DATABASE_URL", Problem: "is not a valid Postgres connection string",
+				Fix: "set it like postgres://user:password@host:5432/dbname?sslmode=disable"}
+		}
+	}
+	if v := getenv("CLERK_WEBHOOK_SECRET"); strings.TrimSpace(v) != "" {
+		secrets, err := webhook.ParseSecrets(v)
+		if err != nil {
+			return c, &Error{Var: "CLERK_WEBHOOK_SECRET", Problem: err.Error(),
+				Fix: "copy the endpoint's Signing Secret (whsec_...) from the Clerk Dashboard; separate several with spaces or commas"}
+		}
+		c.WebhookSecrets = secrets
+	}
+	if c.ClerkSecretKey != "" && !strings.HasPrefix(c.ClerkSecretKey, "sk_") {
+		return c, &Error{Var: "CLERK_SECRET_KEY", Problem: "does not start with sk_",
+			Fix: "use a Secret Key from the Clerk Dashboard (API keys), sk_live_... or sk_test_..."}
+	}
+	if u, err := url.Parse(c.ClerkAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, &Error{Var: "CLERK_API_URL", Problem: "is not an http(s) URL",
+			Fix: "leave it unset for " + DefaultClerkAPIURL + " or set a full URL such as http://127.0.0.1:9000/v1"}
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return c, &Error{Var: "SYNCD_ADDR", Problem: fmt.Sprintf("%q is not host:port", c.Addr),
+			Fix: "set it like :8080 or 127.0.0.1:8080"}
+	}
+	if strings.EqualFold(c.ReconcileSpec, "off") {
+		c.ReconcileSpec = "off"
+	} else {
+		sched, err := cron.ParseStandard(c.ReconcileSpec)
+		if err != nil {
+			return c, &Error{Var: "SYNCD_RECONCILE_SCHEDULE", Problem: "is not a cron schedule: " + err.Error(),
+				Fix: "use five fields in UTC such as \"0 3 * * *\", or off"}
+		}
+		c.ReconcileSchedule = sched
+	}
+	if v := strings.TrimSpace(getenv("SYNCD_WORKERS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return c, &Error{Var: "SYNCD_WORKERS", Problem: fmt.Sprintf("%q is not a whole number from 1 to 10000", v),
+				Fix: fmt.Sprintf("unset it for %d", DefaultWorkers)}
+		}
+		c.Workers = n
+	}
+	if v := strings.TrimSpace(getenv("SYNCD_CLERK_RPS")); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || f > 100000 {
+			return c, &Error{Var: "SYNCD_CLERK_RPS", Problem: fmt.Sprintf("%q is not a positive number", v),
+				Fix: fmt.Sprintf("unset it for %d requests/s; Clerk allows 100 per 10 s on development instances and 1000 per 10 s in production", DefaultClerkRPS)}
+		}
+		c.ClerkRPS = f
+	}
+	if v := strings.TrimSpace(getenv("SYNCD_LOG_LEVEL")); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, &Error{Var: "SYNCD_LOG_LEVEL", Problem: fmt.Sprintf("%q is not a level", v),
+				Fix: "use debug, info, warn or error"}
+		}
+	}
+	if v := strings.ToLower(strings.TrimSpace(getenv("SYNCD_LOG_FORMAT"))); v != "" {
+		if v != "json" && v != "text" {
+			return c, &Error{Var: "SYNCD_LOG_FORMAT", Problem: fmt.Sprintf("%q is not a format", v),
+				Fix: "use json or text"}
+		}
+		c.LogFormat = v
+	}
+	return c, nil
+}
+
+// RequireDatabase checks that DATABASE_URL is set.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return &Error{Var: "DATABASE_URL", Problem: "is not set",
+			Fix: "set it to the Postgres connection string, e.g. postgres://postgres@127.0.0.1:5432/syncd (`make run` finds or starts one for you)"}
+	}
+	return nil
+}
+
+// RequireWebhookSecret checks that CLERK_WEBHOOK_SECRET is set.
+func (c Config) RequireWebhookSecret() error {
+	if len(c.WebhookSecrets) == 0 {
+		return &Error{Var: "CLERK_WEBHOOK_SECRET", Problem: "is not set",
+			Fix: "set it to the endpoint's Signing Secret (whsec_...) from the Clerk Dashboard, Webhooks page"}
+	}
+	return nil
+}
+
+// RequireClerkKey checks that CLERK_SECRET_KEY is set.
+func (c Config) RequireClerkKey() error {
+	if c.ClerkSecretKey == "" {
+		return &Error{Var: "CLERK_SECRET_KEY", Problem: "is not set",
+			Fix: "set it to a Secret Key (sk_...) from the Clerk Dashboard, API keys page; reconciliation reads the Backend API with it"}
+	}
+	return nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

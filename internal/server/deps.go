@@ -1,0 +1,34 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+)
+
+// Deps is what the routes are built from.
+type Deps struct {
+	Logger     *slog.Logger
+	Ready      func(ctx context.Context) error // nil error: ready
+	Metrics    http.Handler
+	Webhook    http.Handler
+	AdminToken string // empty: every /admin route answers 404
+	Reconciler Reconciler
+	Replayer   Replayer
+	RiverUI    http.Handler
+}
+
+// Replayer re-applies one stored event. It returns an error wrapping
+// store.ErrNotFound when there is no such event.
+type Replayer interface {
+	ReplayEvent(ctx context.Context, id string) error
+}
+
+// Reconciler starts reconciliation runs and reports on them.
+type Reconciler interface {
+	// StartRun starts a run, or returns the id of the one in progress.
+	StartRun(ctx context.Context, dryRun bool) (runID int64, started bool, err error)
+	// RunReport returns a run's report as a JSON-encodable value, or an error
+	// wrapping store.ErrNotFound.
+	RunReport(ctx context.Context, runID int64) (any, error)
+}
