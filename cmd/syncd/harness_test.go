@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/syncd/syncd/internal/clerkfake"
+)
+
+// lockedBuffer collects a process's output while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a getenv over a map.
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+func (e env) with(kv ...string) env {
+	out := env{}
+	for k, v := range e {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// process is `syncd serve` running inside the test.
+type process struct {
+	t      testing.TB
+	URL    string // http://127.0.0.1:port
+	Stdout *lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs `syncd serve args...` in-process on a free port and waits
+// until it listens. The process is stopped (as by SIGTERM) when t ends.
+func startServe(t testing.TB, e env, args ...string) *process {
+	t.Helper()
+	e = e.with("SYNCD_ADDR", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &process{t: t, Stdout: &lockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	stderr := &lockedBuffer{}
+	go func() {
+		p.done <- run(ctx, append([]string{"syncd", "serve"}, args...), e.get, p.Stdout, stderr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if addr := listeningAddr(p.Stdout.String()); addr != "" {
+			p.URL = "http://" + addr
+			t.Cleanup(func() { p.Stop() })
+			return p
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("serve exited before listening: %v\nstdout:\n%s\nstderr:\n%s", err, p.Stdout, stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("serve did not listen within 20s:\n%s", p.Stdout)
+	return nil
+}
+
+// Stop cancels the process's context (what SIGTERM does in main) and waits
+// for run to return.
+func (p *process) Stop() error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(60 * time.Second):
+		p.t.Errorf("serve did not stop within 60s")
+		return nil
+	}
+}
+
+func listeningAddr(logs string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, `"msg":"listening"`) {
+			continue
+		}
+		var l struct {
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Addr != "" {
+			return l.Addr
+		}
+	}
+	return ""
+}
+
+// deliver signs and posts one event as Svix would, returning the status.
+func deliver(t testing.TB, url, secret string, ev clerkfake.Event) int {
+	t.Helper()
+	req, err := clerkfake.NewWebhookRequest(url+"/webhooks/clerk", secret, ev, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("deliver %s: %v", ev.ID, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitApplied waits until no stored event is pending.
+func waitApplied(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) {
+	t.Helper()
+	waitAppliedQ(t, pool, timeout)
+}
+
+func waitAppliedQ(t testing.TB, pool interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var pending int
+		if err := pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still pending after %s", pending, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func openTestPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func mustf(t testing.TB, err error, format string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", fmt.Sprintf(format, args...), err)
+	}
+}
