@@ -15,7 +15,6 @@ import (
 	"sort"
 	"time"
 
-
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/store"
 )
@@ -164,10 +163,10 @@ func Diff(ctx context.Context, db store.DBTX, m *clerkfake.Model, opts Options) 
 
 type userRow struct {
 	ExternalID, Username, FirstName, LastName, ImageURL, PrimaryEmailAddress *string
-	PublicMetadata, PrivateMetadata, UnsafeMetadata                         any
-	Banned, Locked                                                          bool
-	LastSignInAt                                                            *int64
-	CreatedAt, UpdatedAt                                                    int64
+	PublicMetadata, PrivateMetadata, UnsafeMetadata                          any
+	Banned, Locked                                                           bool
+	LastSignInAt                                                             *int64
+	CreatedAt, UpdatedAt                                                     int64
 }
 
 type orgRow struct {
@@ -384,7 +383,6 @@ func nonEmpty(s string) *string {
 	}
 	return &s
 }
-
 
 // Querier is what Diff reads through (a pool, a connection, a transaction).
 type Querier = store.DBTX
