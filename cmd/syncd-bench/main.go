@@ -1,0 +1,44 @@
+// Command syncd-bench measures syncd on the machine it runs on, against the
+// Postgres server named by SYNCD_TEST_DATABASE_URL, and sets each figure
+// beside what pgbench achieves on the same server, so the numbers mean
+// something on any hardware:
+//
+//	syncd-bench ingest    [--syncd bin/syncd] [--runs 3] [--seconds 10]
+//	syncd-bench apply     [--runs 3] [--events 20000]
+//	syncd-bench reconcile
+//
+// Each bench creates its own database and drops it afterwards.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "syncd-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) < 2 {
+		return fmt.Errorf("usage: syncd-bench ingest|apply|reconcile [flags]")
+	}
+	switch args[1] {
+	case "ingest":
+		return benchIngest(ctx, args[2:], stdout)
+	case "apply":
+		return benchApply(ctx, args[2:], stdout)
+	case "reconcile":
+		return benchReconcile(ctx, args[2:], stdout)
+	}
+	return fmt.Errorf("unknown bench %q: use ingest, apply or reconcile", args[1])
+}
