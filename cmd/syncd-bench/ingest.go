@@ -28,6 +28,7 @@ func benchIngest(ctx context.Context, args []string, stdout io.Writer) error {
 	runs := fs.Int("runs", 3, "measured runs (medians are reported)")
 	seconds := fs.Int("seconds", 10, "length of each run")
 	senders := fs.Int("senders", 32, "concurrent senders")
+	poolConns := fs.Int("pool", 0, "pool_max_conns for syncd (0: syncd's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +50,11 @@ func benchIngest(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	srv := exec.CommandContext(ctx, *bin, "serve", "--role", "api")
-	srv.Env = append(os.Environ(), "DATABASE_URL="+db.URL, "CLERK_WEBHOOK_SECRET="+secret,
+	dbURL := db.URL
+	if *poolConns > 0 {
+		dbURL += fmt.Sprintf("&pool_max_conns=%d", *poolConns)
+	}
+	srv.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "CLERK_WEBHOOK_SECRET="+secret,
 		"SYNCD_ADDR="+addr, "SYNCD_LOG_LEVEL=error", "SYNCD_RECONCILE_SCHEDULE=off")
 	srv.Stdout, srv.Stderr = io.Discard, os.Stderr
 	if err := srv.Start(); err != nil {

@@ -29,7 +29,7 @@ const (
 )
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	pool *pgxpool.Pool
 }
@@ -40,9 +40,15 @@ func newHarness(t *testing.T, secrets ...string) *harness {
 	return newHarnessOn(t, pool, pool, secrets...)
 }
 
+func newBenchHarness(b *testing.B, secrets ...string) *harness {
+	b.Helper()
+	pool, _ := testdb.New(b)
+	return newHarnessOn(b, pool, pool, secrets...)
+}
+
 // newHarnessOn serves with ingestPool while the test reads through readPool,
 // so a test can break the server's database and still look at the tables.
-func newHarnessOn(t *testing.T, ingestPool, readPool *pgxpool.Pool, secrets ...string) *harness {
+func newHarnessOn(t testing.TB, ingestPool, readPool *pgxpool.Pool, secrets ...string) *harness {
 	t.Helper()
 	client, err := jobs.NewClient(jobs.ClientConfig{Pool: ingestPool, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
