@@ -1,0 +1,81 @@
+package config_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/syncd/syncd/internal/config"
+)
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+	}{
+		{"database url garbage", map[string]string{"DATABASE_URL": "postgres://u:p4ss@host:notaport/db"}, "DATABASE_URL"},
+		{"secret not base64", map[string]string{"CLERK_WEBHOOK_SECRET": "whsec_***"}, "CLERK_WEBHOOK_SECRET"},
+		{"second secret bad", map[string]string{"CLERK_WEBHOOK_SECRET": secret + ",whsec_%%"}, "CLERK_WEBHOOK_SECRET"},
+		{"secret empty after prefix", map[string]string{"CLERK_WEBHOOK_SECRET": "whsec_"}, "CLERK_WEBHOOK_SECRET"},
+		{"clerk key wrong prefix", map[string]string{"CLERK_SECRET_KEY": "pk_test_abc"}, "CLERK_SECRET_KEY"},
+		{"api url not http", map[string]string{"CLERK_API_URL": "ftp://x"}, "CLERK_API_URL"},
+		{"addr without port", map[string]string{"SYNCD_ADDR": "localhost"}, "SYNCD_ADDR"},
+		{"schedule not cron", map[string]string{"SYNCD_RECONCILE_SCHEDULE": "every night"}, "SYNCD_RECONCILE_SCHEDULE"},
+		{"workers zero", map[string]string{"SYNCD_WORKERS": "0"}, "SYNCD_WORKERS"},
+		{"workers words", map[string]string{"SYNCD_WORKERS": "many"}, "SYNCD_WORKERS"},
+		{"rps negative", map[string]string{"SYNCD_CLERK_RPS": "-1"}, "SYNCD_CLERK_RPS"},
+		{"rps NaN", map[string]string{"SYNCD_CLERK_RPS": "NaN"}, "SYNCD_CLERK_RPS"},
+		{"log level", map[string]string{"SYNCD_LOG_LEVEL": "loud"}, "SYNCD_LOG_LEVEL"},
+		{"log format", map[string]string{"SYNCD_LOG_FORMAT": "xml"}, "SYNCD_LOG_FORMAT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Load(func(k string) string { return tc.env[k] })
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			if ce.Var != tc.wantVar || !strings.HasPrefix(err.Error(), tc.wantVar+":") {
+				t.Fatalf("error %q names %s, want %s", err, ce.Var, tc.wantVar)
+			}
+			for _, secretVar := range []string{"DATABASE_URL", "CLERK_WEBHOOK_SECRET", "CLERK_SECRET_KEY"} {
+				if v := tc.env[secretVar]; len(v) > 6 && strings.Contains(err.Error(), v) {
+					t.Fatalf("error %q repeats the value of %s", err, secretVar)
+				}
+			}
+			if strings.Contains(err.Error(), "p4ss") {
+				t.Fatalf("error %q leaks a password", err)
+			}
+		})
+	}
+}
+
+func TestLoadDefaultsAndRequirements(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":8080" || cfg.Workers != 20 || cfg.ClerkRPS != 20 || cfg.ClerkAPIURL != "https://api.clerk.com/v1" ||
+		cfg.ReconcileSpec != "0 3 * * *" || cfg.ReconcileSchedule == nil || cfg.LogFormat != "json" {
+		t.Fatalf("defaults differ from CONTRACT.md: %+v", cfg)
+	}
+	for _, check := range []struct {
+		err  error
+		name string
+	}{{cfg.RequireDatabase(), "DATABASE_URL"}, {cfg.RequireWebhookSecret(), "CLERK_WEBHOOK_SECRET"}, {cfg.RequireClerkKey(), "CLERK_SECRET_KEY"}} {
+		if check.err == nil || !strings.HasPrefix(check.err.Error(), check.name+": is not set") {
+			t.Errorf("missing %s: %v", check.name, check.err)
+		}
+	}
+	off, err := config.Load(func(k string) string {
+		return map[string]string{"SYNCD_RECONCILE_SCHEDULE": "OFF",
+			"CLERK_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2Vjb25k"}[k]
+	})
+	if err != nil || off.ReconcileSchedule != nil || off.ReconcileSpec != "off" || len(off.WebhookSecrets) != 2 {
+		t.Fatalf("off schedule / two secrets: %+v %v", off, err)
+	}
+}
