@@ -83,3 +83,21 @@ func redactedHost(pool *pgxpool.Pool) string {
 	cc := pool.Config().ConnConfig
 	return fmt.Sprintf("%s:%d/%s", cc.Host, cc.Port, cc.Database)
 }
+
+// connect loads the configuration, requires DATABASE_URL, and opens a pool
+// of at most maxConns that has answered a ping. The caller closes the pool.
+func connect(ctx context.Context, getenv func(string) string, maxConns int32) (config.Config, *pgxpool.Pool, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	pool, err := openPool(ctx, cfg.DatabaseURL, maxConns)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if err := pingPool(ctx, pool); err != nil {
+		pool.Close()
+		return cfg, nil, err
+	}
+	return cfg, pool, nil
+}

@@ -14,18 +14,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) != 1 || (args[0] != "up" && args[0] != "status" && args[0] != "down") {
 		return usagef("migrate takes one of up, status or down")
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, cfg.DatabaseURL, 4)
+	cfg, pool, err := connect(ctx, getenv, 4)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pingPool(ctx, pool); err != nil {
-		return err
-	}
 	m, err := store.NewMigrator(pool, migrations.FS, quieter(newLogger(cfg, stderr), cfg))
 	if err != nil {
 		return err

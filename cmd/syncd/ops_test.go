@@ -18,25 +18,19 @@ import (
 
 func get(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return call(t, http.MethodGet, url, hdr...)
 }
 
 func post(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, nil)
+	return call(t, http.MethodPost, url, hdr...)
+}
+
+// call sends a bodiless request with header pairs and returns the status
+// and body.
+func call(t *testing.T, method, url string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

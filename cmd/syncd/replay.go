@@ -31,18 +31,11 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		sinceT = t
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, cfg.DatabaseURL, 4)
+	cfg, pool, err := connect(ctx, getenv, 4)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pingPool(ctx, pool); err != nil {
-		return err
-	}
 	client, err := jobs.NewClient(jobs.ClientConfig{Pool: pool, Logger: quieter(newLogger(cfg, stderr), cfg)})
 	if err != nil {
 		return err

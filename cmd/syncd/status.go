@@ -17,18 +17,11 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, cfg.DatabaseURL, 2)
+	_, pool, err := connect(ctx, getenv, 2)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pingPool(ctx, pool); err != nil {
-		return err
-	}
 	o, err := store.ReadOverview(ctx, pool)
 	if err != nil {
 		return err
