@@ -114,21 +114,41 @@ func Event(ctx context.Context, db store.DBTX, ev store.Event) (Result, error) {
 }
 
 // User writes a user and, when the row was written, its email addresses, so
-// the address list always matches the user's last applied state.
+// the address list always matches the user's last applied state. It is
+// Users with one element.
 func User(ctx context.Context, db store.DBTX, u store.User) (store.Write, error) {
-	w, err := store.UpsertUser(ctx, db, u)
-	if err != nil || !w.Written() {
-		return w, err
-	}
-	if w == store.Updated {
-		if err := store.DeleteUserEmailAddresses(ctx, db, u.ID); err != nil {
-			return store.Unchanged, err
-		}
-	}
-	if err := store.InsertUserEmailAddresses(ctx, db, u.ID, u.EmailAddresses); err != nil {
+	ws, err := Users(ctx, db, []store.User{u})
+	if err != nil {
 		return store.Unchanged, err
 	}
-	return w, nil
+	return ws[0], nil
+}
+
+// Users writes a batch of users (a page of a reconciliation listing) in
+// three statements: the users, then the address lists of those written are
+// replaced. It returns what happened to each user, in the order given.
+func Users(ctx context.Context, db store.DBTX, users []store.User) ([]store.Write, error) {
+	ws, err := store.UpsertUsers(ctx, db, users)
+	if err != nil {
+		return nil, err
+	}
+	var replaced []string
+	var written []store.User
+	for i, w := range ws {
+		if w == store.Updated {
+			replaced = append(replaced, users[i].ID)
+		}
+		if w.Written() {
+			written = append(written, users[i])
+		}
+	}
+	if err := store.DeleteEmailAddressesOfUsers(ctx, db, replaced); err != nil {
+		return nil, err
+	}
+	if err := store.InsertEmailAddressesOfUsers(ctx, db, written); err != nil {
+		return nil, err
+	}
+	return ws, nil
 }
 
 // Organization writes an organization under the version rule.
@@ -136,19 +156,58 @@ func Organization(ctx context.Context, db store.DBTX, o store.Organization) (sto
 	return store.UpsertOrganization(ctx, db, o)
 }
 
+// Organizations writes a batch of organizations in one statement.
+func Organizations(ctx context.Context, db store.DBTX, orgs []store.Organization) ([]store.Write, error) {
+	return store.UpsertOrganizations(ctx, db, orgs)
+}
+
 // Membership writes a membership and the organization snapshot it carries.
 // The parents' shared locks keep it from slipping between a concurrent
-// deletion of its user or organization and that deletion's cascade.
+// deletion of its user or organization and that deletion's cascade. It is
+// Memberships with one element.
 func Membership(ctx context.Context, db store.DBTX, m store.Membership, org *store.Organization) (store.Write, error) {
-	if err := lockParentsShared(ctx, db, m); err != nil {
+	ws, _, err := Memberships(ctx, db, []store.Membership{m}, snapshots(org))
+	if err != nil {
 		return store.Unchanged, err
 	}
-	if org != nil {
-		if _, err := store.UpsertOrganization(ctx, db, *org); err != nil {
-			return store.Unchanged, err
-		}
+	return ws[0], nil
+}
+
+// Memberships writes a batch of memberships and the organization snapshots
+// they carried (orgs, in any number and order; each snapshot obeys the
+// organization's version rule). It takes the shared locks of every parent
+// first, all organizations then all users in sorted order, as Membership
+// does for one. It returns what happened to each membership and each
+// snapshot, in the order given.
+func Memberships(ctx context.Context, db store.DBTX, ms []store.Membership, orgs []store.Organization) (memberships, organizations []store.Write, err error) {
+	orgIDs := make([]string, 0, len(ms)+len(orgs))
+	userIDs := make([]string, 0, len(ms))
+	for _, m := range ms {
+		orgIDs = append(orgIDs, m.OrganizationID)
+		userIDs = append(userIDs, m.UserID)
 	}
-	return store.UpsertMembership(ctx, db, m)
+	for _, o := range orgs {
+		orgIDs = append(orgIDs, o.ID)
+	}
+	if err := store.LockParentsShared(ctx, db, orgIDs, userIDs); err != nil {
+		return nil, nil, err
+	}
+	organizations, err = store.UpsertOrganizations(ctx, db, orgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	memberships, err = store.UpsertMemberships(ctx, db, ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	return memberships, organizations, nil
+}
+
+func snapshots(org *store.Organization) []store.Organization {
+	if org == nil {
+		return nil
+	}
+	return []store.Organization{*org}
 }
 
 // DeleteUser tombstones a user and ends its memberships.
@@ -186,7 +245,7 @@ func DeleteOrganization(ctx context.Context, db store.DBTX, id string, slug *str
 // DeleteMembership tombstones a membership; the organization snapshot of
 // organizationMembership.deleted is still a valid organization state.
 func DeleteMembership(ctx context.Context, db store.DBTX, m store.Membership, org *store.Organization, at time.Time) (store.Write, error) {
-	if err := lockParentsShared(ctx, db, m); err != nil {
+	if err := store.LockParentsShared(ctx, db, []string{m.OrganizationID}, []string{m.UserID}); err != nil {
 		return store.Unchanged, err
 	}
 	if org != nil {
@@ -197,11 +256,54 @@ func DeleteMembership(ctx context.Context, db store.DBTX, m store.Membership, or
 	return store.TombstoneMembership(ctx, db, m, at)
 }
 
-func lockParentsShared(ctx context.Context, db store.DBTX, m store.Membership) error {
-	if err := store.LockOrganizationShared(ctx, db, m.OrganizationID); err != nil {
-		return err
+// Reconciliation's deletions. Clerk sends no version with a deletion, and
+// reconciliation learns of one only from a 404, so these do not take an
+// event time: they tombstone a row only while it is still live and no write
+// has touched it since the run started (since), because a write during the
+// run came from a webhook that knows more than the run does (sync rule 5).
+// A tombstoned user or organization ends its memberships exactly as a
+// webhook deletion does.
+
+// DeleteUserIfUnchangedSince tombstones a live user at `at` unless its row
+// was written since `since`, and ends its memberships. It reports whether
+// the user was tombstoned and how many memberships that ended.
+func DeleteUserIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, int64, error) {
+	if err := store.LockUserExclusive(ctx, db, id); err != nil {
+		return false, 0, err
 	}
-	return store.LockUserShared(ctx, db, m.UserID)
+	ok, err := store.TombstoneUserIfUnchangedSince(ctx, db, id, since, at)
+	if err != nil || !ok {
+		return false, 0, err
+	}
+	n, err := store.DeleteUserMemberships(ctx, db, id, at)
+	if err != nil {
+		return false, 0, err
+	}
+	return true, n, nil
+}
+
+// DeleteOrganizationIfUnchangedSince is DeleteUserIfUnchangedSince for an
+// organization.
+func DeleteOrganizationIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, int64, error) {
+	if err := store.LockOrganizationExclusive(ctx, db, id); err != nil {
+		return false, 0, err
+	}
+	ok, err := store.TombstoneOrganizationIfUnchangedSince(ctx, db, id, since, at)
+	if err != nil || !ok {
+		return false, 0, err
+	}
+	n, err := store.DeleteOrganizationMemberships(ctx, db, id, at)
+	if err != nil {
+		return false, 0, err
+	}
+	return true, n, nil
+}
+
+// DeleteMembershipIfUnchangedSince tombstones a live membership at `at`
+// unless its row was written since `since`. Ending a membership cannot race
+// with its parents' deletion (both only end it), so it takes no lock.
+func DeleteMembershipIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, error) {
+	return store.TombstoneMembershipIfUnchangedSince(ctx, db, id, since, at)
 }
 
 func describeDelete(w store.Write, err error) (Result, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,16 +66,17 @@ func deleted(object, id string) map[string]any {
 	return map[string]any{"object": object, "id": id, "deleted": true}
 }
 
-var seq int
+// seq numbers events; parallel tests build events concurrently.
+var seq atomic.Int64
 
 func ev(typ string, timestamp int64, data any) store.Event {
-	seq++
+	n := seq.Add(1)
 	body, err := json.Marshal(map[string]any{"data": data, "object": "event", "type": typ,
 		"timestamp": timestamp, "instance_id": "ins_test"})
 	if err != nil {
 		panic(err)
 	}
-	return store.Event{ID: fmt.Sprintf("msg_%d", seq), Type: typ, Payload: body,
+	return store.Event{ID: fmt.Sprintf("msg_%d", n), Type: typ, Payload: body,
 		OccurredAt: time.UnixMilli(timestamp).UTC()}
 }
 

@@ -8,6 +8,9 @@
 //
 // The River workers (package jobs) apply stored webhook events with it, and
 // reconciliation applies listed objects with it, so both paths obey the same
-// sync rules. A payload that can never apply returns an error wrapping
+// sync rules. Reconciliation applies a whole page at a time (Users,
+// Organizations, Memberships); the one-object functions the workers use are
+// those batch functions called with one element, so both paths run the very
+// same SQL. A payload that can never apply returns an error wrapping
 // ErrInvalidPayload; any other error is the database's and worth retrying.
 package apply

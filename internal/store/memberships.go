@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -35,17 +36,39 @@ func (m Membership) hash() ([]byte, error) {
 // parent was deleted is born deleted: Clerk removes the memberships of a
 // deleted user or organization, whether or not it says so in an event.
 const parentDeletedAt = `(SELECT min(p.deleted_at) FROM (
-    SELECT deleted_at FROM clerk.users WHERE id = $3
+    SELECT deleted_at FROM clerk.users WHERE id = i.user_id
     UNION ALL
-    SELECT deleted_at FROM clerk.organizations WHERE id = $2) p)`
+    SELECT deleted_at FROM clerk.organizations WHERE id = i.organization_id) p)`
 
 // UpsertMembership writes m unless the row is deleted, newer, or equal. Run
-// it under LockOrganizationShared and LockUserShared for m's parents.
+// it under LockOrganizationShared and LockUserShared for m's parents. It is
+// UpsertMemberships with one element.
 func UpsertMembership(ctx context.Context, db DBTX, m Membership) (Write, error) {
+	ws, err := UpsertMemberships(ctx, db, []Membership{m})
+	if err != nil {
+		return Unchanged, err
+	}
+	return ws[0], nil
+}
+
+// UpsertMemberships writes a batch of memberships in one statement, each
+// under the version rule and born deleted when a parent is, and returns what
+// happened to each, in the order given. Run it under the shared locks of
+// every parent in the batch (LockParentsShared).
+func UpsertMemberships(ctx context.Context, db DBTX, ms []Membership) ([]Write, error) {
+	// Permissions travel as one JSON array per row: unnest flattens a
+	// two-dimensional text[] instead of yielding one array per row.
 	q := `
 INSERT INTO clerk.organization_memberships AS t (id, organization_id, user_id, role, permissions,
     public_metadata, private_metadata, created_at, updated_at, deleted_at, raw, sync_hash, synced_at)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, ` + parentDeletedAt + `, $10::jsonb, $11, now())
+SELECT i.id, i.organization_id, i.user_id, i.role,
+    ARRAY(SELECT jsonb_array_elements_text(i.permissions::jsonb)),
+    i.public_metadata::jsonb, i.private_metadata::jsonb, i.created_at, i.updated_at,
+    ` + parentDeletedAt + `, i.raw::jsonb, i.sync_hash, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::timestamptz[], $9::timestamptz[], $10::text[], $11::bytea[])
+    AS i(id, organization_id, user_id, role, permissions, public_metadata, private_metadata,
+         created_at, updated_at, raw, sync_hash)` + skipRefused("clerk.organization_memberships") + `
 ON CONFLICT (id) DO UPDATE SET
     organization_id = EXCLUDED.organization_id,
     user_id = EXCLUDED.user_id,
@@ -58,33 +81,59 @@ ON CONFLICT (id) DO UPDATE SET
     deleted_at = EXCLUDED.deleted_at,
     raw = EXCLUDED.raw,
     sync_hash = EXCLUDED.sync_hash,
-    synced_at = now()
-WHERE t.deleted_at IS NULL
-  AND (t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at)
-  AND t.sync_hash IS DISTINCT FROM EXCLUDED.sync_hash
-RETURNING (xmax = 0)`
-	h, err := m.hash()
+    synced_at = now()` + versionRule() + `
+RETURNING t.id, (xmax = 0)`
+	out := make([]Write, len(ms))
+	if len(ms) == 0 {
+		return out, nil
+	}
+	order := batchOrder(len(ms), func(i int) string { return ms[i].ID },
+		func(i int) time.Time { return ms[i].UpdatedAt })
+	n := len(order)
+	var (
+		ids, orgIDs, userIDs, perms = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		role, pub, priv, raw        = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		createdAt, updatedAt        = make([]time.Time, n), make([]time.Time, n)
+		hashes                      = make([][]byte, n)
+	)
+	for j, i := range order {
+		m := ms[i]
+		h, err := m.hash()
+		if err != nil {
+			return nil, fmt.Errorf("upsert membership %s: %w", m.ID, err)
+		}
+		p := m.Permissions
+		if p == nil {
+			p = []string{}
+		}
+		pj, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("upsert membership %s: permissions: %w", m.ID, err)
+		}
+		ids[j], orgIDs[j], userIDs[j], perms[j] = m.ID, m.OrganizationID, m.UserID, string(pj)
+		role[j], pub[j], priv[j], raw[j] = m.Role, jsonText(m.PublicMetadata), jsonText(m.PrivateMetadata), jsonText(m.Raw)
+		createdAt[j], updatedAt[j] = m.CreatedAt, m.UpdatedAt
+		hashes[j] = h
+	}
+	rows, err := db.Query(ctx, q, ids, orgIDs, userIDs, role, perms, pub, priv, createdAt, updatedAt, raw, hashes)
 	if err != nil {
-		return Unchanged, fmt.Errorf("upsert membership %s: %w", m.ID, err)
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch("membership", ids), classify(err))
 	}
-	perms := m.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	w, err := writeFromRow(db.QueryRow(ctx, q, m.ID, m.OrganizationID, m.UserID, m.Role, perms,
-		jsonArg(m.PublicMetadata), jsonArg(m.PrivateMetadata), m.CreatedAt, m.UpdatedAt,
-		jsonArg(m.Raw), h))
+	written, err := collectWrites(rows)
 	if err != nil {
-		return Unchanged, fmt.Errorf("upsert membership %s: %w", m.ID, err)
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch("membership", ids), classify(err))
 	}
-	return w, nil
+	for j, i := range order {
+		out[i] = written[ids[j]]
+	}
+	return out, nil
 }
 
 // TombstoneMembership marks a membership deleted at `at`. When the
 // membership was never seen it is inserted from m, already deleted, so a late
 // created or updated event cannot bring it back.
 func TombstoneMembership(ctx context.Context, db DBTX, m Membership, at time.Time) (Write, error) {
-	const q = `
+	q := `
 INSERT INTO clerk.organization_memberships AS t (id, organization_id, user_id, role, permissions,
     public_metadata, private_metadata, created_at, updated_at, deleted_at, raw, sync_hash, synced_at)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11::jsonb, $12, now())
@@ -113,4 +162,44 @@ RETURNING (xmax = 0)`
 		return Unchanged, fmt.Errorf("tombstone membership %s: %w", m.ID, err)
 	}
 	return w, nil
+}
+
+// TombstoneMembershipIfUnchangedSince marks a live membership deleted at `at`
+// if no write has touched its row since `since`, and reports whether it did.
+func TombstoneMembershipIfUnchangedSince(ctx context.Context, db DBTX, id string, since, at time.Time) (bool, error) {
+	const q = `
+UPDATE clerk.organization_memberships SET deleted_at = $3, synced_at = now()
+WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
+	tag, err := db.Exec(ctx, q, id, since, at)
+	if err != nil {
+		return false, fmt.Errorf("tombstone membership %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// LockParentsShared takes, in shared mode, the advisory locks of every
+// organization and then every user given (see locks.go for why membership
+// writers hold them). Ids are deduplicated and sorted, and all organization
+// locks come before any user lock, so two batches, or a batch and a single
+// membership, always lock in the same order and cannot deadlock; deletions
+// take one exclusive lock at a time.
+func LockParentsShared(ctx context.Context, db DBTX, orgIDs, userIDs []string) error {
+	const q = `SELECT pg_advisory_xact_lock_shared($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`
+	for _, set := range []struct {
+		class int
+		ids   []string
+	}{{lockClassOrganization, orgIDs}, {lockClassUser, userIDs}} {
+		ids := slices.Clone(set.ids)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if len(ids) == 0 {
+			continue
+		}
+		// unnest yields the array in order and the locks are taken row by
+		// row as it does, so the sort above is the locking order.
+		if _, err := db.Exec(ctx, q, set.class, ids); err != nil {
+			return fmt.Errorf("advisory locks %x for %d ids: %w", set.class, len(ids), err)
+		}
+	}
+	return nil
 }

@@ -28,12 +28,31 @@ func (o Organization) hash() ([]byte, error) {
 }
 
 // UpsertOrganization writes o unless the row is deleted, newer, or equal.
+// It is UpsertOrganizations with one element.
 func UpsertOrganization(ctx context.Context, db DBTX, o Organization) (Write, error) {
-	const q = `
+	ws, err := UpsertOrganizations(ctx, db, []Organization{o})
+	if err != nil {
+		return Unchanged, err
+	}
+	return ws[0], nil
+}
+
+// UpsertOrganizations writes a batch of organizations in one statement, each
+// under the version rule, and returns what happened to each, in the order
+// given. An id given twice (the snapshots embedded in a page of memberships
+// repeat their organization) is written once, with its newest version.
+func UpsertOrganizations(ctx context.Context, db DBTX, orgs []Organization) ([]Write, error) {
+	q := `
 INSERT INTO clerk.organizations AS t (id, name, slug, image_url, created_by,
     max_allowed_memberships, public_metadata, private_metadata, created_at, updated_at, raw,
     sync_hash, synced_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb, $12, now())
+SELECT i.id, i.name, i.slug, i.image_url, i.created_by, i.max_allowed_memberships,
+    i.public_metadata::jsonb, i.private_metadata::jsonb, i.created_at, i.updated_at, i.raw::jsonb,
+    i.sync_hash, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+    $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bytea[])
+    AS i(id, name, slug, image_url, created_by, max_allowed_memberships, public_metadata,
+         private_metadata, created_at, updated_at, raw, sync_hash)` + skipRefused("clerk.organizations") + `
 ON CONFLICT (id) DO UPDATE SET
     name = EXCLUDED.name,
     slug = EXCLUDED.slug,
@@ -46,28 +65,54 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at,
     raw = EXCLUDED.raw,
     sync_hash = EXCLUDED.sync_hash,
-    synced_at = now()
-WHERE t.deleted_at IS NULL
-  AND (t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at)
-  AND t.sync_hash IS DISTINCT FROM EXCLUDED.sync_hash
-RETURNING (xmax = 0)`
-	h, err := o.hash()
-	if err != nil {
-		return Unchanged, fmt.Errorf("upsert organization %s: %w", o.ID, err)
+    synced_at = now()` + versionRule() + `
+RETURNING t.id, (xmax = 0)`
+	out := make([]Write, len(orgs))
+	if len(orgs) == 0 {
+		return out, nil
 	}
-	w, err := writeFromRow(db.QueryRow(ctx, q, o.ID, o.Name, o.Slug, o.ImageURL, o.CreatedBy,
-		o.MaxAllowedMemberships, jsonArg(o.PublicMetadata), jsonArg(o.PrivateMetadata),
-		o.CreatedAt, o.UpdatedAt, jsonArg(o.Raw), h))
-	if err != nil {
-		return Unchanged, fmt.Errorf("upsert organization %s: %w", o.ID, err)
+	order := batchOrder(len(orgs), func(i int) string { return orgs[i].ID },
+		func(i int) time.Time { return orgs[i].UpdatedAt })
+	n := len(order)
+	var (
+		ids                          = make([]string, n)
+		name, slug, image, createdBy = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		maxMembers                   = make([]*int64, n)
+		pub, priv, raw               = make([]*string, n), make([]*string, n), make([]*string, n)
+		createdAt, updatedAt         = make([]time.Time, n), make([]time.Time, n)
+		hashes                       = make([][]byte, n)
+	)
+	for j, i := range order {
+		o := orgs[i]
+		h, err := o.hash()
+		if err != nil {
+			return nil, fmt.Errorf("upsert organization %s: %w", o.ID, err)
+		}
+		ids[j], name[j], slug[j], image[j], createdBy[j] = o.ID, o.Name, o.Slug, o.ImageURL, o.CreatedBy
+		maxMembers[j] = o.MaxAllowedMemberships
+		pub[j], priv[j], raw[j] = jsonText(o.PublicMetadata), jsonText(o.PrivateMetadata), jsonText(o.Raw)
+		createdAt[j], updatedAt[j] = o.CreatedAt, o.UpdatedAt
+		hashes[j] = h
 	}
-	return w, nil
+	rows, err := db.Query(ctx, q, ids, name, slug, image, createdBy, maxMembers, pub, priv,
+		createdAt, updatedAt, raw, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch("organization", ids), classify(err))
+	}
+	written, err := collectWrites(rows)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch("organization", ids), classify(err))
+	}
+	for j, i := range order {
+		out[i] = written[ids[j]]
+	}
+	return out, nil
 }
 
 // TombstoneOrganization marks an organization deleted at `at`, inserting the
 // tombstone when it was never seen. slug may be nil.
 func TombstoneOrganization(ctx context.Context, db DBTX, id string, slug *string, at time.Time) (Write, error) {
-	const q = `
+	q := `
 INSERT INTO clerk.organizations AS t (id, slug, deleted_at, synced_at)
 VALUES ($1, $2, $3, now())
 ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now()
@@ -91,4 +136,19 @@ WHERE organization_id = $1 AND deleted_at IS NULL`
 		return 0, fmt.Errorf("delete memberships of organization %s: %w", orgID, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// TombstoneOrganizationIfUnchangedSince marks a live organization deleted at
+// `at` if no write has touched its row since `since`, and reports whether it
+// did. Run it under LockOrganizationExclusive, then end the organization's
+// memberships with DeleteOrganizationMemberships.
+func TombstoneOrganizationIfUnchangedSince(ctx context.Context, db DBTX, id string, since, at time.Time) (bool, error) {
+	const q = `
+UPDATE clerk.organizations SET deleted_at = $3, synced_at = now()
+WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
+	tag, err := db.Exec(ctx, q, id, since, at)
+	if err != nil {
+		return false, fmt.Errorf("tombstone organization %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

@@ -1,9 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +69,84 @@ func writeFromRow(row pgx.Row) (Write, error) {
 	return Updated, nil
 }
 
+// writeAllowed is the version rule: the condition under which an incoming
+// row may overwrite a stored one. The stored row is not deleted (sync rule
+// 3), the incoming version is not older (rule 2), and the content differs,
+// so that re-applying what a row already holds writes nothing. stored and
+// incoming are the SQL names of the two rows. It is the one definition of
+// the rule; every upsert of a synced table uses it twice (versionRule and
+// skipRefused).
+func writeAllowed(stored, incoming string) string {
+	return fmt.Sprintf(`%[1]s.deleted_at IS NULL
+  AND (%[1]s.updated_at IS NULL OR %[1]s.updated_at <= %[2]s.updated_at)
+  AND %[1]s.sync_hash IS DISTINCT FROM %[2]s.sync_hash`, stored, incoming)
+}
+
+// versionRule ends every upsert's ON CONFLICT DO UPDATE: EXCLUDED is the
+// incoming row and t the stored one. Under concurrent writers this is the
+// authority: it is evaluated on the locked, current row.
+func versionRule() string { return "\nWHERE " + writeAllowed("t", "EXCLUDED") }
+
+// skipRefused filters a set-based upsert's input (aliased i) down to the
+// rows the version rule would accept, reading table without locking.
+// ON CONFLICT locks (and WAL-logs the lock of) every conflicting row even
+// when its WHERE refuses the update; dropping refused rows first means a
+// reconciliation with no drift touches no row at all. It is safe because
+// the rule is monotone: a row refused in this snapshot (deleted, newer, or
+// equal) can only become more refusing, so whatever it drops ON CONFLICT
+// would have refused too.
+func skipRefused(table string) string {
+	return fmt.Sprintf(`
+WHERE NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = i.id AND NOT (%s))`, table, writeAllowed("s", "i"))
+}
+
+// batchOrder picks, for a set-based upsert, which elements of a batch are
+// written and in what order. ON CONFLICT DO UPDATE refuses to touch one row
+// twice in a statement, so an id that appears more than once keeps only its
+// newest version (the later one on a tie, as applying them one after the
+// other would). The result is sorted by id so that concurrent batches lock
+// rows in the same order and cannot deadlock each other.
+func batchOrder(n int, id func(int) string, version func(int) time.Time) []int {
+	best := make(map[string]int, n)
+	for i := range n {
+		k := id(i)
+		if j, ok := best[k]; ok && version(j).After(version(i)) {
+			continue
+		}
+		best[k] = i
+	}
+	order := make([]int, 0, len(best))
+	for _, i := range best {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(id(a), id(b)) })
+	return order
+}
+
+// collectWrites reads the `RETURNING id, (xmax = 0)` rows of a set-based
+// upsert: a returned id was written (xmax = 0 marks a fresh insert), an id
+// not returned was refused by the version rule.
+func collectWrites(rows pgx.Rows) (map[string]Write, error) {
+	out := make(map[string]Write)
+	for rows.Next() {
+		var id string
+		var inserted bool
+		if err := rows.Scan(&id, &inserted); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if inserted {
+			out[id] = Created
+		} else {
+			out[id] = Updated
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // isUndefinedTable reports Postgres error 42P01 (undefined_table).
 func isUndefinedTable(err error) bool {
 	var pgErr *pgconn.PgError
@@ -115,4 +197,26 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %s", ErrUnstorable, pgErr.Message)
 	}
 	return err
+}
+
+// jsonText passes one JSON document of a batch to Postgres as text (cast to
+// jsonb in the statement), or NULL when there is none.
+func jsonText(raw json.RawMessage) *string {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	s := string(raw)
+	return &s
+}
+
+// describeBatch names a batch in an error: the id itself for one object, so
+// the webhook path's errors read as before, else the size and id range.
+func describeBatch(kind string, ids []string) string {
+	switch len(ids) {
+	case 0:
+		return "no " + kind + "s"
+	case 1:
+		return kind + " " + ids[0]
+	}
+	return fmt.Sprintf("%d %ss (%s .. %s)", len(ids), kind, ids[0], ids[len(ids)-1])
 }

@@ -45,14 +45,35 @@ func (u User) hash() ([]byte, error) {
 
 // UpsertUser writes u unless the row is deleted, newer than u, or already
 // holds exactly u. The caller replaces the email addresses when (and only
-// when) the result is Written.
+// when) the result is Written. It is UpsertUsers with one element, so the
+// webhook path and reconciliation run the very same statement.
 func UpsertUser(ctx context.Context, db DBTX, u User) (Write, error) {
-	const q = `
+	ws, err := UpsertUsers(ctx, db, []User{u})
+	if err != nil {
+		return Unchanged, err
+	}
+	return ws[0], nil
+}
+
+// UpsertUsers writes a batch of users in one statement, each under the
+// version rule, and returns what happened to each, in the order given. An
+// id given twice is written once, with its newest version; the other copy
+// reports Unchanged.
+func UpsertUsers(ctx context.Context, db DBTX, users []User) ([]Write, error) {
+	q := `
 INSERT INTO clerk.users AS t (id, external_id, username, first_name, last_name, image_url,
     primary_email_address, public_metadata, private_metadata, unsafe_metadata, banned, locked,
     last_sign_in_at, created_at, updated_at, raw, sync_hash, synced_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15,
-    $16::jsonb, $17, now())
+SELECT i.id, i.external_id, i.username, i.first_name, i.last_name, i.image_url,
+    i.primary_email_address, i.public_metadata::jsonb, i.private_metadata::jsonb,
+    i.unsafe_metadata::jsonb, i.banned, i.locked, i.last_sign_in_at, i.created_at, i.updated_at,
+    i.raw::jsonb, i.sync_hash, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::timestamptz[],
+    $14::timestamptz[], $15::timestamptz[], $16::text[], $17::bytea[])
+    AS i(id, external_id, username, first_name, last_name, image_url, primary_email_address,
+         public_metadata, private_metadata, unsafe_metadata, banned, locked, last_sign_in_at,
+         created_at, updated_at, raw, sync_hash)` + skipRefused("clerk.users") + `
 ON CONFLICT (id) DO UPDATE SET
     external_id = EXCLUDED.external_id,
     username = EXCLUDED.username,
@@ -70,54 +91,100 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at,
     raw = EXCLUDED.raw,
     sync_hash = EXCLUDED.sync_hash,
-    synced_at = now()
-WHERE t.deleted_at IS NULL
-  AND (t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at)
-  AND t.sync_hash IS DISTINCT FROM EXCLUDED.sync_hash
-RETURNING (xmax = 0)`
-	h, err := u.hash()
-	if err != nil {
-		return Unchanged, fmt.Errorf("upsert user %s: %w", u.ID, err)
+    synced_at = now()` + versionRule() + `
+RETURNING t.id, (xmax = 0)`
+	out := make([]Write, len(users))
+	if len(users) == 0 {
+		return out, nil
 	}
-	w, err := writeFromRow(db.QueryRow(ctx, q, u.ID, u.ExternalID, u.Username, u.FirstName, u.LastName,
-		u.ImageURL, u.PrimaryEmailAddress, jsonArg(u.PublicMetadata), jsonArg(u.PrivateMetadata),
-		jsonArg(u.UnsafeMetadata), u.Banned, u.Locked, u.LastSignInAt, u.CreatedAt, u.UpdatedAt,
-		jsonArg(u.Raw), h))
-	if err != nil {
-		return Unchanged, fmt.Errorf("upsert user %s: %w", u.ID, err)
+	order := batchOrder(len(users), func(i int) string { return users[i].ID },
+		func(i int) time.Time { return users[i].UpdatedAt })
+	n := len(order)
+	var (
+		ids, primary                     = make([]string, n), make([]*string, n)
+		external, username, first, last  = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		image, pub, priv, unsafe, raw    = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		banned, locked                   = make([]bool, n), make([]bool, n)
+		lastSignIn, createdAt, updatedAt = make([]*time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		hashes                           = make([][]byte, n)
+	)
+	for j, i := range order {
+		u := users[i]
+		h, err := u.hash()
+		if err != nil {
+			return nil, fmt.Errorf("upsert user %s: %w", u.ID, err)
+		}
+		ids[j], external[j], username[j], first[j], last[j] = u.ID, u.ExternalID, u.Username, u.FirstName, u.LastName
+		image[j], primary[j] = u.ImageURL, u.PrimaryEmailAddress
+		pub[j], priv[j], unsafe[j], raw[j] = jsonText(u.PublicMetadata), jsonText(u.PrivateMetadata), jsonText(u.UnsafeMetadata), jsonText(u.Raw)
+		banned[j], locked[j] = u.Banned, u.Locked
+		lastSignIn[j], createdAt[j], updatedAt[j] = u.LastSignInAt, u.CreatedAt, u.UpdatedAt
+		hashes[j] = h
 	}
-	return w, nil
+	rows, err := db.Query(ctx, q, ids, external, username, first, last, image, primary, pub, priv, unsafe,
+		banned, locked, lastSignIn, createdAt, updatedAt, raw, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch("user", ids), classify(err))
+	}
+	written, err := collectWrites(rows)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch("user", ids), classify(err))
+	}
+	for j, i := range order {
+		out[i] = written[ids[j]]
+	}
+	return out, nil
 }
 
 // DeleteUserEmailAddresses removes a user's address list before it is
 // written again.
 func DeleteUserEmailAddresses(ctx context.Context, db DBTX, userID string) error {
-	if _, err := db.Exec(ctx, `DELETE FROM clerk.user_email_addresses WHERE user_id = $1`, userID); err != nil {
-		return fmt.Errorf("delete email addresses of user %s: %w", userID, err)
+	return DeleteEmailAddressesOfUsers(ctx, db, []string{userID})
+}
+
+// DeleteEmailAddressesOfUsers removes the address lists of several users in
+// one statement, before they are written again.
+func DeleteEmailAddressesOfUsers(ctx context.Context, db DBTX, userIDs []string) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM clerk.user_email_addresses WHERE user_id = ANY($1::text[])`, userIDs); err != nil {
+		return fmt.Errorf("delete email addresses of %s: %w", describeBatch("user", userIDs), err)
 	}
 	return nil
 }
 
 // InsertUserEmailAddresses writes a user's address list in one statement.
 func InsertUserEmailAddresses(ctx context.Context, db DBTX, userID string, addrs []EmailAddress) error {
-	if len(addrs) == 0 {
-		return nil
-	}
+	return InsertEmailAddressesOfUsers(ctx, db, []User{{ID: userID, EmailAddresses: addrs}})
+}
+
+// InsertEmailAddressesOfUsers writes the address lists of several users in
+// one statement.
+func InsertEmailAddressesOfUsers(ctx context.Context, db DBTX, users []User) error {
 	const q = `
 INSERT INTO clerk.user_email_addresses (user_id, id, email_address, verified, is_primary)
-SELECT $1, a.id, a.email_address, a.verified, a.is_primary
-FROM unnest($2::text[], $3::text[], $4::boolean[], $5::boolean[]) AS a(id, email_address, verified, is_primary)
+SELECT a.user_id, a.id, a.email_address, a.verified, a.is_primary
+FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::boolean[])
+    AS a(user_id, id, email_address, verified, is_primary)
 ON CONFLICT (user_id, id) DO UPDATE SET
     email_address = EXCLUDED.email_address, verified = EXCLUDED.verified, is_primary = EXCLUDED.is_primary`
-	ids := make([]string, len(addrs))
-	emails := make([]string, len(addrs))
-	verified := make([]bool, len(addrs))
-	primary := make([]bool, len(addrs))
-	for i, a := range addrs {
-		ids[i], emails[i], verified[i], primary[i] = a.ID, a.EmailAddress, a.Verified, a.IsPrimary
+	var userIDs, ids, emails []string
+	var verified, primary []bool
+	for _, u := range users {
+		for _, a := range u.EmailAddresses {
+			userIDs = append(userIDs, u.ID)
+			ids = append(ids, a.ID)
+			emails = append(emails, a.EmailAddress)
+			verified = append(verified, a.Verified)
+			primary = append(primary, a.IsPrimary)
+		}
 	}
-	if _, err := db.Exec(ctx, q, userID, ids, emails, verified, primary); err != nil {
-		return fmt.Errorf("insert email addresses of user %s: %w", userID, err)
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := db.Exec(ctx, q, userIDs, ids, emails, verified, primary); err != nil {
+		return fmt.Errorf("insert email addresses of %d users: %w", len(users), classify(err))
 	}
 	return nil
 }
@@ -126,7 +193,7 @@ ON CONFLICT (user_id, id) DO UPDATE SET
 // the user was never seen so that no late event can create it. A user that
 // is already deleted keeps its first deletion time. externalID may be nil.
 func TombstoneUser(ctx context.Context, db DBTX, id string, externalID *string, at time.Time) (Write, error) {
-	const q = `
+	q := `
 INSERT INTO clerk.users AS t (id, external_id, deleted_at, synced_at)
 VALUES ($1, $2, $3, now())
 ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now()
@@ -150,6 +217,23 @@ WHERE user_id = $1 AND deleted_at IS NULL`
 		return 0, fmt.Errorf("delete memberships of user %s: %w", userID, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// TombstoneUserIfUnchangedSince marks a live user deleted at `at`, but only
+// if no write has touched its row since `since` (a reconciliation run's
+// start): a row a webhook wrote during the run is newer than what the run
+// knows, and sync rule 5 lets the newer write win. It reports whether the
+// row was tombstoned. Run it under LockUserExclusive, then end the user's
+// memberships with DeleteUserMemberships.
+func TombstoneUserIfUnchangedSince(ctx context.Context, db DBTX, id string, since, at time.Time) (bool, error) {
+	const q = `
+UPDATE clerk.users SET deleted_at = $3, synced_at = now()
+WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
+	tag, err := db.Exec(ctx, q, id, since, at)
+	if err != nil {
+		return false, fmt.Errorf("tombstone user %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 func unixMilli(t *time.Time) *int64 {
