@@ -116,6 +116,10 @@ CREATE TABLE clerk.reconciliation_runs (
     status                  text NOT NULL DEFAULT 'running'
                             CHECK (status IN ('running', 'succeeded', 'failed')),
     dry_run                 boolean NOT NULL DEFAULT false,
+    -- The River job running the run. A 'running' row whose job is no longer
+    -- in flight (and whose lock no session holds) was abandoned by a process
+    -- that died; the next trigger marks it failed instead of waiting forever.
+    job_id                  bigint,
     started_at              timestamptz NOT NULL DEFAULT now(),
     finished_at             timestamptz,
     users_seen              bigint NOT NULL DEFAULT 0,
@@ -123,16 +127,19 @@ CREATE TABLE clerk.reconciliation_runs (
     users_updated           bigint NOT NULL DEFAULT 0,
     users_deleted           bigint NOT NULL DEFAULT 0,
     users_unchanged         bigint NOT NULL DEFAULT 0,
+    users_errors            bigint NOT NULL DEFAULT 0,
     organizations_seen      bigint NOT NULL DEFAULT 0,
     organizations_created   bigint NOT NULL DEFAULT 0,
     organizations_updated   bigint NOT NULL DEFAULT 0,
     organizations_deleted   bigint NOT NULL DEFAULT 0,
     organizations_unchanged bigint NOT NULL DEFAULT 0,
+    organizations_errors    bigint NOT NULL DEFAULT 0,
     memberships_seen        bigint NOT NULL DEFAULT 0,
     memberships_created     bigint NOT NULL DEFAULT 0,
     memberships_updated     bigint NOT NULL DEFAULT 0,
     memberships_deleted     bigint NOT NULL DEFAULT 0,
     memberships_unchanged   bigint NOT NULL DEFAULT 0,
+    memberships_errors      bigint NOT NULL DEFAULT 0,
     api_requests            bigint NOT NULL DEFAULT 0,
     api_rate_limited        bigint NOT NULL DEFAULT 0,
     error                   text

@@ -35,6 +35,11 @@ type ClientConfig struct {
 	PeriodicJobs []*river.PeriodicJob
 	// ReconcileQueue enables the reconcile queue with one worker.
 	ReconcileQueue bool
+	// ReconcileOnly makes a working client fetch from the reconcile queue
+	// alone, never lead (so no periodic jobs and no maintenance) and leave
+	// the sync queue to the service: `syncd reconcile --wait` runs one so
+	// that a run completes even when no `serve` is running.
+	ReconcileOnly bool
 	// SoftStopTimeout is how long Stop lets running jobs finish before
 	// cancelling them.
 	SoftStopTimeout time.Duration
@@ -79,8 +84,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{QueueSync: {MaxWorkers: max}}
-		if cfg.ReconcileQueue {
+		if cfg.ReconcileQueue || cfg.ReconcileOnly {
 			rc.Queues[QueueReconcile] = river.QueueConfig{MaxWorkers: 1}
+		}
+		if cfg.ReconcileOnly {
+			delete(rc.Queues, QueueSync)
+			rc.LeaderElectionDisabled = true
+			cfg.PeriodicJobs = nil
 		}
 		rc.FetchCooldown = cfg.FetchCooldown
 		if rc.FetchCooldown <= 0 {

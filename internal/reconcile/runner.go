@@ -1,0 +1,194 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/syncd/syncd/internal/clerkapi"
+	"github.com/syncd/syncd/internal/store"
+)
+
+// Errors Run returns that callers branch on.
+var (
+	// ErrBusy: another session holds the reconciliation lock, i.e. an
+	// earlier attempt of this run (or another run) is still working. Try
+	// again later.
+	ErrBusy = errors.New("reconcile: another reconciliation is still working")
+	// ErrNotRunning: the run is no longer 'running' (it finished, or was
+	// marked abandoned), so there is nothing to do.
+	ErrNotRunning = errors.New("reconcile: run is not running")
+)
+
+// Config configures a Runner.
+type Config struct {
+	Pool *pgxpool.Pool
+	// Clerk configures the Backend API client; every run builds its own
+	// from it, so a run's request counts are its own. SecretKey is
+	// CLERK_SECRET_KEY, BaseURL CLERK_API_URL, RPS SYNCD_CLERK_RPS.
+	Clerk clerkapi.Config
+	// Logger gets one line per run and kind, and one per object that could
+	// not be applied (its id, never its content). Nil discards.
+	Logger *slog.Logger
+	// Observer hears finished runs and drift; nil ignores them.
+	Observer Observer
+}
+
+// Runner runs reconciliation runs. It is safe for concurrent use, though
+// the reconciliation lock lets only one run work at a time.
+type Runner struct {
+	pool    *pgxpool.Pool
+	clerk   clerkapi.Config
+	logger  *slog.Logger
+	observe Observer
+}
+
+// New checks cfg (the Clerk settings included, so a malformed
+// CLERK_SECRET_KEY or CLERK_API_URL stops the process at start-up rather
+// than failing every run) and returns a Runner.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("reconcile: no database pool")
+	}
+	if _, err := clerkapi.New(cfg.Clerk); err != nil {
+		return nil, err
+	}
+	r := &Runner{pool: cfg.Pool, clerk: cfg.Clerk, logger: cfg.Logger, observe: cfg.Observer}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.observe == nil {
+		r.observe = noObserver{}
+	}
+	return r, nil
+}
+
+// Run works the run with id runID, which must be 'running' in
+// clerk.reconciliation_runs, from scratch: its counts are reset and its
+// started_at moved to now, so a run that a dead process left half done is
+// simply done again.
+//
+// It returns the run as recorded. A run that failed is recorded as failed
+// and its error returned with it (it matches clerkapi.ErrUnauthorized when
+// Clerk rejected the key). When ctx is cancelled (the process is stopping)
+// the run is left running and ctx's error returned, so that a retry of its
+// job starts it again. ErrBusy and ErrNotRunning mean nothing was done.
+func (r *Runner) Run(ctx context.Context, runID int64) (store.Run, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("reconciliation run %d: acquire a connection: %w", runID, err)
+	}
+	locked := false
+	defer func() {
+		// The connection goes back to the pool only without the lock and
+		// the temporary tables; if they cannot be dropped, it is closed.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ok := store.DropSeen(cctx, conn) == nil
+		if locked && store.UnlockReconcile(cctx, conn) != nil {
+			ok = false
+		}
+		if !ok {
+			_ = conn.Hijack().Close(cctx)
+			return
+		}
+		conn.Release()
+	}()
+
+	got, err := store.TryLockReconcile(ctx, conn)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if !got {
+		return store.Run{}, fmt.Errorf("reconciliation run %d: %w", runID, ErrBusy)
+	}
+	locked = true
+
+	run, err := store.RestartRun(ctx, conn, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Run{}, fmt.Errorf("reconciliation run %d: %w", runID, ErrNotRunning)
+	}
+	if err != nil {
+		return store.Run{}, err
+	}
+	logger := r.logger.With("run_id", runID, "dry_run", run.DryRun)
+	logger.InfoContext(ctx, "reconciliation started", "trigger", run.Trigger)
+
+	x := &runState{
+		conn:   conn,
+		id:     runID,
+		dry:    run.DryRun,
+		since:  run.StartedAt,
+		logger: logger,
+	}
+	runErr := func() error {
+		api, err := clerkapi.New(r.clerk)
+		if err != nil {
+			return err
+		}
+		x.api = api
+		return x.execute(ctx)
+	}()
+	if x.api != nil {
+		st := x.api.Stats()
+		x.totals.APIRequests, x.totals.APIRateLimited = st.Requests, st.RateLimited
+	}
+
+	if runErr != nil && ctx.Err() != nil {
+		// Stopping, not failing: River retries the job, which starts the
+		// run again.
+		logger.WarnContext(ctx, "reconciliation interrupted; it will start again when its job is retried",
+			"error", runErr.Error())
+		return store.Run{}, fmt.Errorf("reconciliation run %d interrupted: %w", runID, runErr)
+	}
+
+	status, errText := store.RunSucceeded, ""
+	if runErr != nil {
+		status, errText = store.RunFailed, runErr.Error()
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	finished, err := store.FinishRun(fctx, conn, runID, status, x.totals, errText)
+	if err != nil {
+		return store.Run{}, errors.Join(runErr, err)
+	}
+	if !finished {
+		// Marked abandoned while it worked: the lock should have prevented
+		// that, so say so rather than report a result nobody recorded.
+		return store.Run{}, errors.Join(runErr, fmt.Errorf("reconciliation run %d: %w (its result was not recorded)", runID, ErrNotRunning))
+	}
+	r.observe.ReconcileFinished(status)
+	if !x.dry {
+		for _, k := range []struct {
+			kind string
+			c    store.RunCounts
+		}{{store.KindUser, x.totals.Users}, {store.KindOrganization, x.totals.Organizations}, {store.KindMembership, x.totals.Memberships}} {
+			r.observe.ReconcileDrift(k.kind, "created", k.c.Created)
+			r.observe.ReconcileDrift(k.kind, "updated", k.c.Updated)
+			r.observe.ReconcileDrift(k.kind, "deleted", k.c.Deleted)
+		}
+	}
+	final, err := store.GetRun(fctx, conn, runID)
+	if err != nil {
+		return store.Run{}, errors.Join(runErr, err)
+	}
+	attrs := []any{"status", status, "duration", time.Since(run.StartedAt).Round(time.Millisecond).String(),
+		"api_requests", x.totals.APIRequests, "api_rate_limited", x.totals.APIRateLimited}
+	for _, k := range []struct {
+		name string
+		c    store.RunCounts
+	}{{"users", x.totals.Users}, {"organizations", x.totals.Organizations}, {"memberships", x.totals.Memberships}} {
+		attrs = append(attrs, slog.Group(k.name, "seen", k.c.Seen, "created", k.c.Created, "updated", k.c.Updated,
+			"deleted", k.c.Deleted, "unchanged", k.c.Unchanged, "errors", k.c.Errors))
+	}
+	if runErr != nil {
+		logger.ErrorContext(ctx, "reconciliation failed", append(attrs, "error", errText)...)
+		return final, fmt.Errorf("reconciliation run %d failed: %w", runID, runErr)
+	}
+	logger.InfoContext(ctx, "reconciliation finished", attrs...)
+	return final, nil
+}
