@@ -2,10 +2,204 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/syncd/syncd/internal/clerkapi"
+	"github.com/syncd/syncd/internal/config"
+	"github.com/syncd/syncd/internal/jobs"
+	"github.com/syncd/syncd/internal/reconcile"
+	"github.com/syncd/syncd/internal/store"
+	"github.com/syncd/syncd/migrations"
 )
 
+// reconcilePoll is how often --wait reads the run's row.
+const reconcilePoll = 200 * time.Millisecond
+
 func runReconcile(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("reconcile: not built yet (issue 4)")
+	fs := newFlagSet("reconcile", stderr)
+	wait := fs.Bool("wait", false, "wait until the run ends (working it in this process when no server does), print its report, and exit 1 if it failed")
+	dryRun := fs.Bool("dry-run", false, "report the drift a run would repair, writing nothing to the synced tables")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	// Both variables are checked before any connection is tried, so a
+	// missing key is reported as such, not as a database problem.
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireClerkKey(); err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	_, pool, err := connect(ctx, getenv, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	migrator, err := store.NewMigrator(pool, migrations.FS, nil)
+	if err != nil {
+		return err
+	}
+	defer migrator.Close()
+	if err := migrator.Current(ctx); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+
+	clientCfg := jobs.ClientConfig{Pool: pool, Logger: quieter(logger, cfg)}
+	if *wait {
+		// Work the reconcile queue here too, so that --wait completes when
+		// no `serve` is running; a running server may still take the job
+		// first, which is just as good.
+		runner, err := reconcile.New(reconcile.Config{Pool: pool, Clerk: clerkConfig(cfg, nil), Logger: logger})
+		if err != nil {
+			return usagef("reconcile: %v", err)
+		}
+		clientCfg.Work = true
+		clientCfg.ReconcileOnly = true
+		clientCfg.JobLogger = logger
+		clientCfg.Register = func(w *river.Workers) error {
+			return river.AddWorkerSafely(w, jobs.NewReconcileWorker(pool, runner, logger))
+		}
+	}
+	client, err := jobs.NewClient(clientCfg)
+	if err != nil {
+		return err
+	}
+	if *wait {
+		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start the reconcile worker: %w", err)
+		}
+		defer func() {
+			// Soft stop: a run this process is working is cancelled after
+			// the timeout, left running, and started again by the next
+			// process that retries its job.
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobSoftStopTimeout+jobHardStopTimeout)
+			defer cancel()
+			_ = client.Stop(stopCtx)
+		}()
+	}
+
+	rc := jobs.NewReconciler(pool, client, true)
+	id, started, err := rc.StartRun(ctx, *dryRun)
+	if err != nil {
+		return err
+	}
+	// With --json, stdout carries the JSON alone.
+	notes := stdout
+	if *asJSON {
+		notes = stderr
+	}
+	switch {
+	case started && *dryRun:
+		fmt.Fprintf(notes, "started reconciliation run %d (dry run: nothing will be written)\n", id)
+	case started:
+		fmt.Fprintf(notes, "started reconciliation run %d\n", id)
+	default:
+		fmt.Fprintf(notes, "a reconciliation is already in progress: joined run %d\n", id)
+		if rep, err := rc.Report(ctx, id); err == nil && rep.DryRun != *dryRun {
+			fmt.Fprintf(notes, "note: run %d is %s, not what --dry-run=%v asked for\n", id, dryWord(rep.DryRun), *dryRun)
+		}
+	}
+
+	if !*wait {
+		if *asJSON {
+			return writeJSONTo(stdout, map[string]any{"run_id": id, "started": started})
+		}
+		fmt.Fprintf(notes, "follow it with GET /admin/reconcile/runs/%d or `syncd status`, or wait for it with `syncd reconcile --wait`\n", id)
+		return nil
+	}
+
+	rep, err := waitForRun(ctx, rc, id)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := writeJSONTo(stdout, rep); err != nil {
+			return err
+		}
+	} else if err := writeReport(stdout, rep); err != nil {
+		return err
+	}
+	if rep.Status == store.RunFailed {
+		return fmt.Errorf("reconciliation run %d failed: %s", rep.RunID, rep.Error)
+	}
+	return nil
+}
+
+// clerkConfig is the Backend API client configuration from the environment.
+// onResponse (metrics) may be nil.
+func clerkConfig(cfg config.Config, onResponse func(int)) clerkapi.Config {
+	return clerkapi.Config{
+		BaseURL:    cfg.ClerkAPIURL,
+		SecretKey:  cfg.ClerkSecretKey,
+		RPS:        cfg.ClerkRPS,
+		OnResponse: onResponse,
+	}
+}
+
+func waitForRun(ctx context.Context, rc *jobs.Reconciler, id int64) (reconcile.Report, error) {
+	tick := time.NewTicker(reconcilePoll)
+	defer tick.Stop()
+	for {
+		rep, err := rc.Report(ctx, id)
+		if err != nil {
+			return reconcile.Report{}, err
+		}
+		if rep.Finished() {
+			return rep, nil
+		}
+		select {
+		case <-ctx.Done():
+			return reconcile.Report{}, fmt.Errorf("stopped waiting for reconciliation run %d (it goes on, or starts again in the next process that works the reconcile queue): %w", id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func dryWord(dry bool) string {
+	if dry {
+		return "a dry run"
+	}
+	return "a real run"
+}
+
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeReport prints a run as a table of kinds by counts.
+func writeReport(w io.Writer, r reconcile.Report) error {
+	mode := r.Trigger
+	if r.DryRun {
+		mode += ", dry run: nothing was written"
+	}
+	fmt.Fprintf(w, "reconciliation run %d (%s) %s in %s\n\n", r.RunID, mode, r.Status,
+		(time.Duration(r.DurationSeconds * float64(time.Second))).Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSEEN\tCREATED\tUPDATED\tDELETED\tUNCHANGED\tERRORS")
+	for _, k := range []struct {
+		name string
+		c    reconcile.KindReport
+	}{{"users", r.Users}, {"organizations", r.Organizations}, {"memberships", r.Memberships}} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k.name, k.c.Seen, k.c.Created, k.c.Updated,
+			k.c.Deleted, k.c.Unchanged, k.c.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nBackend API requests: %d (rate limited: %d)\n", r.APIRequests, r.APIRateLimited)
+	if r.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", r.Error)
+	}
+	return nil
 }

@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/metrics"
+	"github.com/syncd/syncd/internal/reconcile"
 	"github.com/syncd/syncd/internal/server"
 	"github.com/syncd/syncd/internal/store"
 	"github.com/syncd/syncd/internal/webhook"
@@ -71,6 +74,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	met := metrics.New(pool, logger)
+
+	// Reconciliation needs the Backend API key; without it the service
+	// runs, syncs webhooks, and says why it does not reconcile.
+	reconcileEnabled := cfg.ClerkSecretKey != ""
+	var registerReconcile func(*river.Workers) error
+	var periodic []*river.PeriodicJob
+	switch {
+	case !reconcileEnabled:
+		logger.Info("reconciliation disabled: CLERK_SECRET_KEY is not set; webhooks are synced, but nothing repairs missed ones")
+	case work:
+		runner, err := reconcile.New(reconcile.Config{Pool: pool, Clerk: clerkConfig(cfg, met.ClerkResponse),
+			Logger: logger, Observer: met})
+		if err != nil {
+			return usagef("serve: %v", err)
+		}
+		registerReconcile = func(w *river.Workers) error {
+			return river.AddWorkerSafely(w, jobs.NewReconcileWorker(pool, runner, logger))
+		}
+		if cfg.ReconcileSchedule != nil {
+			periodic = append(periodic, jobs.ReconcilePeriodicJob(cfg.ReconcileSchedule))
+		}
+	}
+
 	client, err := jobs.NewClient(jobs.ClientConfig{
 		Pool:            pool,
 		Logger:          quieter(logger, cfg),
@@ -79,6 +105,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Observer:        met,
 		SoftStopTimeout: jobSoftStopTimeout,
 		JobLogger:       logger,
+		Register:        registerReconcile,
+		PeriodicJobs:    periodic,
+		ReconcileQueue:  reconcileEnabled,
 	})
 	if err != nil {
 		return err
@@ -88,6 +117,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:     logger,
 		Metrics:    met.Handler(),
 		AdminToken: cfg.AdminToken,
+		Reconciler: jobs.NewReconciler(pool, client, reconcileEnabled),
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)
@@ -143,6 +173,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("start river workers: %w", err)
 		}
+		if reconcileEnabled && cfg.ReconcileSchedule != nil {
+			enqueueReconcileOnStart(ctx, pool, client, logger)
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -178,4 +211,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("stopped")
 	return runErr
+}
+
+// reconcileMaxAge is how old the last successful reconciliation may be when
+// serve starts before one is run at once rather than at the next tick.
+const reconcileMaxAge = 24 * time.Hour
+
+// enqueueReconcileOnStart makes up for a nightly schedule that a new
+// deployment, or a leader that keeps restarting, would never reach. Failing
+// to enqueue is not worth refusing to serve webhooks over.
+func enqueueReconcileOnStart(ctx context.Context, pool *pgxpool.Pool, client *jobs.Client, logger *slog.Logger) {
+	enqueued, err := jobs.EnqueueReconcileIfStale(ctx, pool, client, reconcileMaxAge)
+	switch {
+	case err != nil:
+		logger.Warn("could not check for a recent reconciliation", "error", err.Error())
+	case enqueued:
+		logger.Info("no successful reconciliation in the last 24h: one is enqueued now")
+	}
 }
