@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/syncd/syncd/internal/config"
+	"github.com/syncd/syncd/internal/store"
 )
 
 func loadConfig(getenv func(string) string) (config.Config, error) {
@@ -64,6 +65,7 @@ func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 	if maxConns > 0 && !strings.Contains(url, "pool_max_conns") {
 		pc.MaxConns = maxConns
 	}
+	store.ConfigurePool(pc)
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to DATABASE_URL: %w", err)

@@ -48,6 +48,7 @@ func New(t testing.TB) (*pgxpool.Pool, string) {
 		t.Fatalf("parse test database url: %v", err)
 	}
 	cfg.MaxConns = 16
+	store.ConfigurePool(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
