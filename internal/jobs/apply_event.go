@@ -53,7 +53,10 @@ func (w *ApplyEventWorker) Work(ctx context.Context, job *river.Job[ApplyEventAr
 	var res apply.Result
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		var err error
-		ev, err = store.LockEvent(ctx, tx, id)
+		// No row lock: River runs at most one job per event at a time (the
+		// job is unique while in flight), and the update below is the
+		// event's only write.
+		ev, err = store.GetEvent(ctx, tx, id)
 		if err != nil {
 			return err
 		}

@@ -89,19 +89,6 @@ func GetEvent(ctx context.Context, db DBTX, id string) (Event, error) {
 	return ev, nil
 }
 
-// LockEvent reads one event and locks its row until the transaction ends, so
-// a replay and the first application of the same event take turns.
-func LockEvent(ctx context.Context, db DBTX, id string) (Event, error) {
-	ev, err := scanEvent(db.QueryRow(ctx, `SELECT `+eventColumns+` FROM clerk.webhook_events WHERE id = $1 FOR UPDATE`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Event{}, fmt.Errorf("webhook event %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Event{}, fmt.Errorf("lock webhook event %s: %w", id, err)
-	}
-	return ev, nil
-}
-
 // FinishEvent records the outcome of applying an event: applied, skipped
 // (with why) or failed (with the error).
 func FinishEvent(ctx context.Context, db DBTX, id, status, detail, errText string) error {
