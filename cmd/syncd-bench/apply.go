@@ -27,6 +27,8 @@ func benchApply(ctx context.Context, args []string, stdout io.Writer) error {
 	events := fs.Int("events", 20000, "user events per run")
 	workers := fs.Int("workers", 20, "River MaxWorkers (SYNCD_WORKERS)")
 	seconds := fs.Int("pgbench-seconds", 10, "length of each pgbench run")
+	cooldown := fs.Duration("fetch-cooldown", 0, "River FetchCooldown (0: syncd's default)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,18 +41,21 @@ func benchApply(ctx context.Context, args []string, stdout io.Writer) error {
 		INSERT INTO pgb_rows (id) SELECT g FROM generate_series(1, 10000) g;`); err != nil {
 		return err
 	}
-	cfg, err := pgxpool.ParseConfig(db.URL)
-	if err != nil {
-		return err
-	}
-	cfg.MaxConns = int32(*workers) + 16 // as `syncd serve` sizes it
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	// Sized as `syncd serve` sizes its pool.
+	pool, err := newPool(ctx, db.URL, int32(*workers)+16)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
 	fmt.Fprintf(stdout, "apply: %d user events per run, %d workers, %d runs\n", *events, *workers, *runs)
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	model := clerkfake.New(7)
 	var rates, tpss []float64
 	for i := 1; i <= *runs; i++ {
@@ -58,7 +63,7 @@ func benchApply(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		client, err := jobs.NewClient(jobs.ClientConfig{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-			Work: true, MaxWorkers: *workers})
+			Work: true, MaxWorkers: *workers, FetchCooldown: *cooldown})
 		if err != nil {
 			return err
 		}
@@ -161,7 +166,7 @@ func waitDrained(ctx context.Context, pool *pgxpool.Pool) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	return fmt.Errorf("queue not drained within 10 minutes")

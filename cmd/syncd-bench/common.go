@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -138,4 +139,32 @@ func execSQL(ctx context.Context, url, sql string) error {
 		return fmt.Errorf("prepare bench tables: %w", err)
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process (the workers run in it) until the
+// returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// newPool opens a pool configured as `syncd serve` configures its own;
+// maxConns 0 keeps pgx's default.
+func newPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	store.ConfigurePool(cfg)
+	return pgxpool.NewWithConfig(ctx, cfg)
 }

@@ -218,7 +218,7 @@ func reconcileBenchOnce(ctx context.Context, baseURL string, log io.Writer) (rec
 		return res, err
 	}
 	defer drop()
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := newPool(ctx, url, 0)
 	if err != nil {
 		return res, err
 	}

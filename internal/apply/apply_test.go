@@ -435,3 +435,44 @@ func ptr(s *string) any {
 	}
 	return *s
 }
+
+// Two versions of one user applied at once: the newer one waits for the
+// older one's row lock, then replaces the address list the older one just
+// committed. (Folding the address replacement into the upsert's statement
+// broke this: its snapshot predates the older commit, so the older
+// version's new address survived.)
+func TestConcurrentUserVersionsLeaveTheNewerAddressList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := testdb.New(t)
+	applyAll(t, pool, ev("user.created", t0, user("user_1", t0, "Ada", "ada@example.com")))
+	older := ev("user.updated", t0+100, user("user_1", t0+100, "Ada", "ada@example.com", "second@example.com"))
+	newer := ev("user.updated", t0+200, user("user_1", t0+200, "Ada"))
+
+	tx1, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback(ctx)
+	if _, err := apply.Event(ctx, tx1, older); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- pgx.BeginFunc(ctx, pool, func(tx2 pgx.Tx) error {
+			_, err := apply.Event(ctx, tx2, newer)
+			return err
+		})
+	}()
+	time.Sleep(200 * time.Millisecond) // let the newer version block on the row
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	row, _ := readUser(t, pool, "user_1")
+	if row.Emails != 0 || row.Email != nil {
+		t.Fatalf("%d address rows, primary %v; the newer version has none", row.Emails, ptr(row.Email))
+	}
+}
