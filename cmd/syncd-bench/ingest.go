@@ -78,7 +78,16 @@ func benchIngest(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, err := ingestRun(ctx, client, base, secret, model, *senders, 2*time.Second); err != nil {
 		return err
 	}
+	// Every measurement starts from the same, empty tables: the rows a run
+	// leaves (and pgbench's job rows, which nothing works off) would
+	// otherwise make each run slower than the one before.
+	reset := func() error {
+		return execSQL(ctx, db.URL, `TRUNCATE clerk.webhook_events, river_job, pgb_events, pgb_jobs; CHECKPOINT`)
+	}
 	for i := 1; i <= *runs; i++ {
+		if err := reset(); err != nil {
+			return err
+		}
 		res, err := ingestRun(ctx, client, base, secret, model, *senders, time.Duration(*seconds)*time.Second)
 		if err != nil {
 			return err
@@ -87,11 +96,17 @@ func benchIngest(ctx context.Context, args []string, stdout io.Writer) error {
 		p50, p99 := percentile(res.latencies, 0.50), percentile(res.latencies, 0.99)
 		fmt.Fprintf(stdout, "  run %d: syncd %.0f accepted/s, p50 %s, p99 %s (%d accepted, %d other)\n",
 			i, rate, ms(p50), ms(p99), res.accepted, res.other)
+		if err := reset(); err != nil {
+			return err
+		}
 		tps, err := pgbench(ctx, db.URL, pgbenchInsertScript, 16, *seconds)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "  run %d: pgbench two-insert transaction, 16 clients: %.0f tps\n", i, tps)
+		if err := reset(); err != nil {
+			return err
+		}
 		same, err := pgbench(ctx, db.URL, pgbenchSyncdInsertScript, 16, *seconds)
 		if err != nil {
 			return err
