@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,13 +94,26 @@ func connect(ctx context.Context, getenv func(string) string, maxConns int32) (c
 	if err != nil {
 		return cfg, nil, err
 	}
+	pool, err := openPinged(ctx, cfg, maxConns)
+	return cfg, pool, err
+}
+
+// openPinged opens a pool on cfg's DATABASE_URL that has answered a ping.
+func openPinged(ctx context.Context, cfg config.Config, maxConns int32) (*pgxpool.Pool, error) {
 	pool, err := openPool(ctx, cfg.DatabaseURL, maxConns)
 	if err != nil {
-		return cfg, nil, err
+		return nil, err
 	}
 	if err := pingPool(ctx, pool); err != nil {
 		pool.Close()
-		return cfg, nil, err
+		return nil, err
 	}
-	return cfg, pool, nil
+	return pool, nil
+}
+
+// writeJSON prints v as indented JSON, for the commands' --json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/store"
 	"github.com/syncd/syncd/internal/synctest"
 	"github.com/syncd/syncd/internal/testdb"
 )
@@ -62,9 +63,7 @@ func TestShuffledDeliveryConverges(t *testing.T) {
 	}
 }
 
-func convergesFor(t *testing.T, url, secret string, pool interface {
-	synctest.Querier
-}, seed uint64, n int) bool {
+func convergesFor(t *testing.T, url, secret string, pool store.DBTX, seed uint64, n int) bool {
 	t.Helper()
 	m := clerkfake.New(seed)
 	m.SetUnsyncedRate(0.05)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -39,7 +38,7 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	_, pool, err := connect(ctx, getenv, 4)
+	pool, err := openPinged(ctx, cfg, 4)
 	if err != nil {
 		return err
 	}
@@ -64,6 +63,9 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 		}
 		clientCfg.Work = true
 		clientCfg.ReconcileOnly = true
+		// Without it River's Stop waits for the run however long it takes,
+		// and Ctrl-C would not end the command.
+		clientCfg.SoftStopTimeout = jobSoftStopTimeout
 		clientCfg.JobLogger = logger
 		clientCfg.Register = func(w *river.Workers) error {
 			return river.AddWorkerSafely(w, jobs.NewReconcileWorker(pool, runner, logger))
@@ -111,7 +113,7 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 
 	if !*wait {
 		if *asJSON {
-			return writeJSONTo(stdout, map[string]any{"run_id": id, "started": started})
+			return writeJSON(stdout, map[string]any{"run_id": id, "started": started})
 		}
 		fmt.Fprintf(notes, "follow it with GET /admin/reconcile/runs/%d or `syncd status`, or wait for it with `syncd reconcile --wait`\n", id)
 		return nil
@@ -122,7 +124,7 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	if *asJSON {
-		if err := writeJSONTo(stdout, rep); err != nil {
+		if err := writeJSON(stdout, rep); err != nil {
 			return err
 		}
 	} else if err := writeReport(stdout, rep); err != nil {
@@ -169,12 +171,6 @@ func dryWord(dry bool) string {
 		return "a dry run"
 	}
 	return "a real run"
-}
-
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // writeReport prints a run as a table of kinds by counts.

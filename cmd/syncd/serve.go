@@ -65,14 +65,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if work {
 		poolConns += int32(cfg.Workers)
 	}
-	pool, err := openPool(ctx, cfg.DatabaseURL, poolConns)
+	pool, err := openPinged(ctx, cfg, poolConns)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pingPool(ctx, pool); err != nil {
-		return err
-	}
 	ingestPool := pool
 	if serveHTTPIngest {
 		ingestPool, err = openPool(ctx, cfg.DatabaseURL, int32(max(4, 3*runtime.GOMAXPROCS(0))))

@@ -318,28 +318,6 @@ func (c *Client) GetMembership(ctx context.Context, orgID, userID string) (json.
 	return nil, fmt.Errorf("clerkapi: user %s has no membership in organization %s: %w", userID, orgID, ErrNotFound)
 }
 
-// MembershipExists reports whether userID is still a member of orgID and,
-// if membershipID is not empty, whether it is still that membership: a user
-// removed and added again gets a new orgmem id, and the old row must go.
-// A deleted organization means false, not an error.
-func (c *Client) MembershipExists(ctx context.Context, orgID, userID, membershipID string) (bool, error) {
-	raw, err := c.GetMembership(ctx, orgID, userID)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if membershipID == "" {
-		return true, nil
-	}
-	var m membershipKeys
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return false, fmt.Errorf("clerkapi: decoding membership of user %s in organization %s: %w", userID, orgID, err)
-	}
-	return m.ID == membershipID, nil
-}
-
 type membershipKeys struct {
 	ID           string `json:"id"`
 	Organization struct {

@@ -9,8 +9,8 @@
 //     parser as webhook payloads, so objects are never decoded into SDK
 //     structs here; pages are streamed to a callback so a run over millions
 //     of users keeps memory flat.
-//   - Single-object checks (GetUser, GetOrganization, GetMembership,
-//     MembershipExists) that reconciliation makes before it tombstones a row
+//   - Single-object checks (GetUser, GetOrganization, GetMembership) that
+//     reconciliation makes before it tombstones a row
 //     the listing did not return: offset paging can skip an object when
 //     another one is deleted mid-run, and a tombstone is final.
 //   - Staying inside the instance's rate budget: every HTTP attempt is paced

@@ -3,6 +3,7 @@ package clerkfake
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -52,15 +53,7 @@ type Event struct {
 }
 
 // Synced reports whether syncd applies events of this type.
-func (e Event) Synced() bool {
-	switch e.Type {
-	case TypeUserCreated, TypeUserUpdated, TypeUserDeleted,
-		TypeOrganizationCreated, TypeOrganizationUpdated, TypeOrganizationDeleted,
-		TypeMembershipCreated, TypeMembershipUpdated, TypeMembershipDeleted:
-		return true
-	}
-	return false
-}
+func (e Event) Synced() bool { return slices.Contains(SyncedTypes(), e.Type) }
 
 type httpRequestJSON struct {
 	ClientIP  string `json:"client_ip"`
@@ -133,20 +126,10 @@ type sessionJSON struct {
 	UpdatedAt                int64   `json:"updated_at"`
 }
 
-// SessionCreated emits a session.created event for a live user. It changes
+// sessionCreated emits a session.created event for a live user. It changes
 // no truth (a real sign-in would also produce a user.updated, which
 // UpdateUser models), so histories that include it still replay to the same
 // state.
-func (m *Model) SessionCreated(userID string) (Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u, err := m.liveUser(userID)
-	if err != nil {
-		return Event{}, err
-	}
-	return m.sessionCreated(u), nil
-}
-
 func (m *Model) sessionCreated(u *User) Event {
 	now := m.tick()
 	const day = 24 * 60 * 60 * 1000

@@ -44,11 +44,9 @@ func (l *listIndex) orgChanged(setChanged bool) {
 	}
 }
 
-func (l *listIndex) memChanged(setChanged bool) {
-	if setChanged {
-		l.memSetGen++
-	}
-}
+// memSetChanged records that a membership came or went; a membership's
+// own changes leave its list in place (it is ordered by created_at).
+func (l *listIndex) memSetChanged() { l.memSetGen++ }
 
 // sortKey is an order_by value split into field and direction; "+x" and "x"
 // are the same ascending order in Clerk.

@@ -127,7 +127,6 @@ func (m *Model) EditMembership(id string, edit func(*Membership)) ([]Event, erro
 	next.CreatedAt, next.Deleted, next.DeletedAt = ms.CreatedAt, false, 0
 	next.UpdatedAt = m.tick()
 	*ms = next
-	m.lists.memChanged(false)
 	return []Event{m.membershipEvent(TypeMembershipUpdated, ms.UpdatedAt, ms)}, nil
 }
 
@@ -188,7 +187,7 @@ func (m *Model) insertMembership(ms *Membership) {
 	m.members[memberKey{ms.OrganizationID, ms.UserID}] = ms
 	m.nMembers[ms.OrganizationID]++
 	m.activeMems++
-	m.lists.memChanged(true)
+	m.lists.memSetChanged()
 }
 
 // createRandomMembership looks for a live user outside a live organization
@@ -233,7 +232,6 @@ func (m *Model) updateMembership(ms *Membership) []Event {
 	}
 	next.UpdatedAt = now
 	*ms = next
-	m.lists.memChanged(false)
 	return []Event{m.membershipEvent(TypeMembershipUpdated, ms.UpdatedAt, ms)}
 }
 
@@ -253,7 +251,7 @@ func (m *Model) markMembershipDeleted(ms *Membership, at int64) {
 	delete(m.members, memberKey{ms.OrganizationID, ms.UserID})
 	m.nMembers[ms.OrganizationID]--
 	m.activeMems--
-	m.lists.memChanged(true)
+	m.lists.memSetChanged()
 }
 
 type publicUserDataJSON struct {

@@ -94,14 +94,6 @@ func New(seed uint64) *Model {
 // InstanceID is the ins_ id carried by every event envelope.
 func (m *Model) InstanceID() string { return m.instanceID }
 
-// Now is the model clock in Unix milliseconds: the time of the latest
-// operation.
-func (m *Model) Now() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.now
-}
-
 // SetUnsyncedRate makes Step emit, with probability p, an event of a type
 // syncd does not sync (session.created) instead of a mutation. It is off by
 // default so that histories of existing seeds do not change when the option

@@ -16,16 +16,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 
+	"github.com/syncd/syncd/internal/clerkapi"
 	"github.com/syncd/syncd/internal/webhook"
 )
 
 // Defaults from CONTRACT.md.
 const (
-	DefaultClerkAPIURL       = "https://api.clerk.com/v1"
+	DefaultClerkAPIURL       = clerkapi.DefaultBaseURL
 	DefaultAddr              = ":8080"
 	DefaultReconcileSchedule = "0 3 * * *"
 	DefaultWorkers           = 20
-	DefaultClerkRPS          = 20
+	DefaultClerkRPS          = clerkapi.DefaultRPS
 )
 
 // Error is a configuration problem: which variable, what is wrong with it,

@@ -12,8 +12,8 @@ import (
 	"github.com/syncd/syncd/internal/testdb"
 )
 
-// BenchmarkUpsertUser is the webhook path's user write (the row and its
-// email addresses) against a table of 20,000 users, one transaction each.
+// BenchmarkUpsertUser is the user row write of the webhook path against a
+// table of 20,000 users, one transaction each.
 func BenchmarkUpsertUser(b *testing.B) {
 	ctx := context.Background()
 	pool, _ := testdb.New(b)

@@ -41,11 +41,3 @@ func canonicalJSON(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	return json.Marshal(v)
 }
-
-// jsonArg passes a JSON document to Postgres, or NULL when there is none.
-func jsonArg(raw json.RawMessage) any {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	return string(raw)
-}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Advisory lock classes. Postgres keeps two-key advisory locks apart from
@@ -20,19 +21,9 @@ const (
 // them exclusive; both hold them until the transaction ends. The order is
 // always organization before user, so the locks cannot deadlock.
 
-// LockUserShared takes user id's lock in shared mode (membership writers).
-func LockUserShared(ctx context.Context, db DBTX, userID string) error {
-	return advisoryLock(ctx, db, `SELECT pg_advisory_xact_lock_shared($1::int, hashtext($2))`, lockClassUser, userID)
-}
-
 // LockUserExclusive takes user id's lock exclusively (user deletion).
 func LockUserExclusive(ctx context.Context, db DBTX, userID string) error {
 	return advisoryLock(ctx, db, `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, lockClassUser, userID)
-}
-
-// LockOrganizationShared takes organization id's lock in shared mode.
-func LockOrganizationShared(ctx context.Context, db DBTX, orgID string) error {
-	return advisoryLock(ctx, db, `SELECT pg_advisory_xact_lock_shared($1::int, hashtext($2))`, lockClassOrganization, orgID)
 }
 
 // LockOrganizationExclusive takes organization id's lock exclusively.
@@ -43,6 +34,33 @@ func LockOrganizationExclusive(ctx context.Context, db DBTX, orgID string) error
 func advisoryLock(ctx context.Context, db DBTX, q string, class int, id string) error {
 	if _, err := db.Exec(ctx, q, class, id); err != nil {
 		return fmt.Errorf("advisory lock %x/%s: %w", class, id, err)
+	}
+	return nil
+}
+
+// LockParentsShared takes, in shared mode, the advisory locks of every
+// organization and then every user given (the comment above says why
+// membership writers hold them). Ids are deduplicated and sorted, and all organization
+// locks come before any user lock, so two batches, or a batch and a single
+// membership, always lock in the same order and cannot deadlock; deletions
+// take one exclusive lock at a time.
+func LockParentsShared(ctx context.Context, db DBTX, orgIDs, userIDs []string) error {
+	const q = `SELECT pg_advisory_xact_lock_shared($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`
+	for _, set := range []struct {
+		class int
+		ids   []string
+	}{{lockClassOrganization, orgIDs}, {lockClassUser, userIDs}} {
+		ids := slices.Clone(set.ids)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if len(ids) == 0 {
+			continue
+		}
+		// unnest yields the array in order and the locks are taken row by
+		// row as it does, so the sort above is the locking order.
+		if _, err := db.Exec(ctx, q, set.class, ids); err != nil {
+			return fmt.Errorf("advisory locks %x for %d ids: %w", set.class, len(ids), err)
+		}
 	}
 	return nil
 }

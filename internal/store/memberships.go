@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -39,17 +38,6 @@ const parentDeletedAt = `(SELECT min(p.deleted_at) FROM (
     SELECT deleted_at FROM clerk.users WHERE id = i.user_id
     UNION ALL
     SELECT deleted_at FROM clerk.organizations WHERE id = i.organization_id) p)`
-
-// UpsertMembership writes m unless the row is deleted, newer, or equal. Run
-// it under LockOrganizationShared and LockUserShared for m's parents. It is
-// UpsertMemberships with one element.
-func UpsertMembership(ctx context.Context, db DBTX, m Membership) (Write, error) {
-	ws, err := UpsertMemberships(ctx, db, []Membership{m})
-	if err != nil {
-		return Unchanged, err
-	}
-	return ws[0], nil
-}
 
 // UpsertMemberships writes a batch of memberships in one statement, each
 // under the version rule and born deleted when a parent is, and returns what
@@ -156,8 +144,8 @@ RETURNING (xmax = 0)`
 		updated = &m.UpdatedAt
 	}
 	w, err := writeFromRow(db.QueryRow(ctx, q, m.ID, m.OrganizationID, m.UserID, m.Role, perms,
-		jsonArg(m.PublicMetadata), jsonArg(m.PrivateMetadata), created, updated, at,
-		jsonArg(m.Raw), h))
+		jsonText(m.PublicMetadata), jsonText(m.PrivateMetadata), created, updated, at,
+		jsonText(m.Raw), h))
 	if err != nil {
 		return Unchanged, fmt.Errorf("tombstone membership %s: %w", m.ID, err)
 	}
@@ -175,31 +163,4 @@ WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
 		return false, fmt.Errorf("tombstone membership %s: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// LockParentsShared takes, in shared mode, the advisory locks of every
-// organization and then every user given (see locks.go for why membership
-// writers hold them). Ids are deduplicated and sorted, and all organization
-// locks come before any user lock, so two batches, or a batch and a single
-// membership, always lock in the same order and cannot deadlock; deletions
-// take one exclusive lock at a time.
-func LockParentsShared(ctx context.Context, db DBTX, orgIDs, userIDs []string) error {
-	const q = `SELECT pg_advisory_xact_lock_shared($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`
-	for _, set := range []struct {
-		class int
-		ids   []string
-	}{{lockClassOrganization, orgIDs}, {lockClassUser, userIDs}} {
-		ids := slices.Clone(set.ids)
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-		if len(ids) == 0 {
-			continue
-		}
-		// unnest yields the array in order and the locks are taken row by
-		// row as it does, so the sort above is the locking order.
-		if _, err := db.Exec(ctx, q, set.class, ids); err != nil {
-			return fmt.Errorf("advisory locks %x for %d ids: %w", set.class, len(ids), err)
-		}
-	}
-	return nil
 }

@@ -335,6 +335,28 @@ func DropSeen(ctx context.Context, db DBTX) error {
 	return nil
 }
 
+// RecordMembershipsSeen adds the live memberships of a user or an
+// organization to the seen set. A dry run calls it where a real run's
+// tombstone would have ended them: they must not turn into deletion
+// candidates of their own, each costing a GET and counted twice.
+func RecordMembershipsSeen(ctx context.Context, db DBTX, parentKind, parentID string) error {
+	var q string
+	switch parentKind {
+	case KindUser:
+		q = `INSERT INTO pg_temp.syncd_reconcile_seen (kind, id)
+SELECT 'membership', id FROM clerk.organization_memberships WHERE user_id = $1 AND deleted_at IS NULL`
+	case KindOrganization:
+		q = `INSERT INTO pg_temp.syncd_reconcile_seen (kind, id)
+SELECT 'membership', id FROM clerk.organization_memberships WHERE organization_id = $1 AND deleted_at IS NULL`
+	default:
+		return fmt.Errorf("record memberships seen: %q has no memberships", parentKind)
+	}
+	if _, err := db.Exec(ctx, q, parentID); err != nil {
+		return fmt.Errorf("record memberships of %s %s seen: %w", parentKind, parentID, err)
+	}
+	return nil
+}
+
 // RecordSeen adds ids of one kind to the seen set. Duplicates are fine
 // (offset paging can list an object twice).
 func RecordSeen(ctx context.Context, db Copier, kind string, ids []string) error {

@@ -136,12 +136,6 @@ RETURNING t.id, (xmax = 0)`
 	return out, nil
 }
 
-// DeleteUserEmailAddresses removes a user's address list before it is
-// written again.
-func DeleteUserEmailAddresses(ctx context.Context, db DBTX, userID string) error {
-	return DeleteEmailAddressesOfUsers(ctx, db, []string{userID})
-}
-
 // DeleteEmailAddressesOfUsers removes the address lists of several users in
 // one statement, before they are written again.
 func DeleteEmailAddressesOfUsers(ctx context.Context, db DBTX, userIDs []string) error {
@@ -152,11 +146,6 @@ func DeleteEmailAddressesOfUsers(ctx context.Context, db DBTX, userIDs []string)
 		return fmt.Errorf("delete email addresses of %s: %w", describeBatch("user", userIDs), err)
 	}
 	return nil
-}
-
-// InsertUserEmailAddresses writes a user's address list in one statement.
-func InsertUserEmailAddresses(ctx context.Context, db DBTX, userID string, addrs []EmailAddress) error {
-	return InsertEmailAddressesOfUsers(ctx, db, []User{{ID: userID, EmailAddresses: addrs}})
 }
 
 // InsertEmailAddressesOfUsers writes the address lists of several users in

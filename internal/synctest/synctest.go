@@ -383,6 +383,3 @@ func nonEmpty(s string) *string {
 	}
 	return &s
 }
-
-// Querier is what Diff reads through (a pool, a connection, a transaction).
-type Querier = store.DBTX
