@@ -71,11 +71,14 @@ func benchApply(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := client.Start(ctx); err != nil {
 			return err
 		}
-		if err := waitDrained(ctx, pool); err != nil {
-			return err
-		}
+		err = waitDrained(ctx, pool)
 		elapsed := time.Since(start)
-		if err := client.Stop(ctx); err != nil {
+		// Stopped on every path: a client left running holds connections
+		// and the deferred pool.Close would wait for them forever.
+		if stopErr := client.StopAndCancel(context.WithoutCancel(ctx)); err == nil {
+			err = stopErr
+		}
+		if err != nil {
 			return err
 		}
 		var applied, skipped, failed int

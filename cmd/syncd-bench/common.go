@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -47,17 +48,19 @@ func createDB(ctx context.Context) (*benchDB, error) {
 		admin.Close(ctx)
 		return nil, fmt.Errorf("create bench database: %w", err)
 	}
-	cfg, err := pgx.ParseConfig(serverURL())
-	if err != nil {
+	// The server's URL with only the database changed, so credentials,
+	// host and TLS settings carry over as they are.
+	u, err := url.Parse(serverURL())
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		admin.Close(ctx)
-		return nil, err
+		return nil, fmt.Errorf("SYNCD_TEST_DATABASE_URL must be a postgres:// URL")
 	}
-	url := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
-	db := &benchDB{Name: name, URL: url, drop: func() {
+	u.Path = "/" + name
+	db := &benchDB{Name: name, URL: u.String(), drop: func() {
 		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		admin.Close(context.Background())
 	}}
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := pgxpool.New(ctx, db.URL)
 	if err != nil {
 		db.Drop()
 		return nil, err

@@ -12,6 +12,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,13 +34,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) < 2 {
 		return fmt.Errorf("usage: syncd-bench ingest|apply|reconcile [flags]")
 	}
+	var err error
 	switch args[1] {
 	case "ingest":
-		return benchIngest(ctx, args[2:], stdout)
+		err = benchIngest(ctx, args[2:], stdout)
 	case "apply":
-		return benchApply(ctx, args[2:], stdout)
+		err = benchApply(ctx, args[2:], stdout)
 	case "reconcile":
-		return benchReconcile(ctx, args[2:], stdout)
+		err = benchReconcile(ctx, args[2:], stdout)
+	default:
+		return fmt.Errorf("unknown bench %q: use ingest, apply or reconcile", args[1])
 	}
-	return fmt.Errorf("unknown bench %q: use ingest, apply or reconcile", args[1])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h printed the flags
+	}
+	return err
 }

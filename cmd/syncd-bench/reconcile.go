@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,19 +13,16 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/syncd/syncd/internal/clerkapi"
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/reconcile"
 	"github.com/syncd/syncd/internal/store"
-	"github.com/syncd/syncd/migrations"
 )
 
 // benchReconcile measures a full reconciliation of a large instance
@@ -117,11 +112,7 @@ func benchReconcile(ctx context.Context, args []string, stdout io.Writer) error 
 		for i, r := range results {
 			xs[i] = f(r)
 		}
-		slices.Sort(xs)
-		if len(xs)%2 == 1 {
-			return xs[len(xs)/2]
-		}
-		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+		return median(xs)
 	}
 	last := results[len(results)-1]
 	peak := mib(int64(med(func(r reconcileBenchResult) float64 { return float64(r.peak) })))
@@ -213,12 +204,12 @@ func (r reconcileBenchResult) growth() int64 { return max(0, r.peak-r.before) }
 // dropped afterwards.
 func reconcileBenchOnce(ctx context.Context, baseURL string, log io.Writer) (reconcileBenchResult, error) {
 	var res reconcileBenchResult
-	url, drop, err := reconcileBenchDatabase(ctx)
+	db, err := createDB(ctx)
 	if err != nil {
 		return res, err
 	}
-	defer drop()
-	pool, err := newPool(ctx, url, 0)
+	defer db.Drop()
+	pool, err := newPool(ctx, db.URL, 0)
 	if err != nil {
 		return res, err
 	}
@@ -278,67 +269,7 @@ func reconcileBenchRun(ctx context.Context, pool *pgxpool.Pool, runner *reconcil
 	}
 	start := time.Now()
 	run, err := runner.Run(ctx, id)
-	took := time.Since(start)
-	if err != nil {
-		return run, took, err
-	}
-	return run, took, nil
-}
-
-// reconcileBenchDatabase creates and migrates a database on the server of
-// SYNCD_TEST_DATABASE_URL and returns its URL and how to drop it.
-func reconcileBenchDatabase(ctx context.Context) (string, func(), error) {
-	server := os.Getenv("SYNCD_TEST_DATABASE_URL")
-	if server == "" {
-		server = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to SYNCD_TEST_DATABASE_URL: %w", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "syncd_bench_reconcile_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		return "", nil, fmt.Errorf("create bench database: %w", err)
-	}
-	drop := func() {
-		_, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.WithoutCancel(ctx))
-	}
-	cfg := admin.Config().Copy()
-	cfg.Database = name
-	url := (&pgxURL{cfg}).String()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	defer pool.Close()
-	m, err := store.NewMigrator(pool, migrations.FS, nil)
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	defer m.Close()
-	if _, err := m.Up(ctx); err != nil {
-		drop()
-		return "", nil, fmt.Errorf("migrate bench database: %w", err)
-	}
-	return url, drop, nil
-}
-
-// pgxURL renders a connection config back into a URL for pgxpool.
-type pgxURL struct{ cfg *pgx.ConnConfig }
-
-func (u *pgxURL) String() string {
-	userinfo := u.cfg.User
-	if u.cfg.Password != "" {
-		userinfo += ":" + u.cfg.Password
-	}
-	return fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", userinfo,
-		net.JoinHostPort(u.cfg.Host, strconv.Itoa(int(u.cfg.Port))), u.cfg.Database)
+	return run, time.Since(start), err
 }
 
 // procStatus reads one "kB" field of this process's /proc status, in bytes.

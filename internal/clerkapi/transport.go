@@ -1,6 +1,7 @@
 package clerkapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -139,27 +140,33 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// attempt sends one try with its own deadline. The deadline is per attempt,
-// not on the http.Client, because http.Client.Timeout would also cover the
-// waits between retries. The deadline is released when the body is closed,
-// since the SDK reads the body after RoundTrip returns.
+// attempt sends one try with its own deadline and reads the whole body
+// within it. The deadline is per attempt, not on the http.Client, because
+// http.Client.Timeout would also cover the waits between retries. Reading
+// the body here (the SDK reads it all anyway) makes a connection that dies
+// mid-body a failed attempt, retried like any network error, instead of an
+// error surfacing after RoundTrip has returned.
 func (t *transport) attempt(req *http.Request, n int) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), t.attemptTimeout)
+	defer cancel()
 	r := req.Clone(ctx)
 	if n > 0 && req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 		r.Body = body
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read response body: %w", err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
 }
 
@@ -173,17 +180,6 @@ func canRetry(req *http.Request) bool {
 		return false
 	}
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }
 
 func discard(resp *http.Response) {

@@ -364,3 +364,30 @@ func TestBackoffStaysInBounds(t *testing.T) {
 		}
 	}
 }
+
+// A connection that dies in the middle of a 200's body is a failed attempt,
+// retried like any network error, not an error after the response arrived.
+func TestBodyCutShortIsRetried(t *testing.T) {
+	var hits atomic.Int64
+	const org = `{"object":"organization","id":"org_1"}`
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(org[:10]))
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		fmt.Fprint(w, org)
+	}), nil)
+	raw, err := c.GetOrganization(context.Background(), "org_1")
+	if err != nil || string(raw) != org {
+		t.Fatalf("GetOrganization after a cut body: %s, %v", raw, err)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Fatalf("%d requests, want 2 (one cut short, one retry)", n)
+	}
+}

@@ -169,10 +169,14 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	case ctx.Err() != nil:
 		// Stopping: River retries the job and the run starts again.
 		return err
+	case run.ID == 0:
+		// The failure was not recorded on the run row (the database
+		// failed before or while finishing it): retry, or the row would
+		// stay 'running' with no job to finish it.
+		w.logger.ErrorContext(ctx, "reconciliation run", "run_id", runID, "error", err.Error())
+		return err
 	default:
-		if run.ID == 0 {
-			w.logger.ErrorContext(ctx, "reconciliation run", "run_id", runID, "error", err.Error())
-		}
+		// Recorded as failed; the next trigger tries again.
 		return river.JobCancel(err)
 	}
 }

@@ -98,24 +98,34 @@ func (x *runState) settleMembership(ctx context.Context, k kindOps, c store.Cand
 	return k.parse([]json.RawMessage{raw})(ctx)
 }
 
-// tombstone counts and, unless this is a dry run, writes one deletion in its
-// own transaction. The statement itself re-checks that the row is still
-// live and unwritten since the run started, so a webhook that raced the
-// check wins.
+// tombstone writes one deletion in its own transaction, inside a savepoint
+// that a dry run rolls back, so a dry run counts exactly what a real run
+// would (the memberships a parent's deletion ends included). The statement
+// itself re-checks that the row is still live and unwritten since the run
+// started, so a webhook that raced the check wins.
 func (x *runState) tombstone(ctx context.Context, kind, id string, del func(tx pgx.Tx, at time.Time) (bool, error)) error {
 	c := x.counts(kind)
-	if x.dry {
-		c.Deleted++
-		return nil
-	}
 	return pgx.BeginFunc(ctx, x.conn, func(tx pgx.Tx) error {
-		ok, err := del(tx, time.Now().UTC())
+		var ok bool
+		err := x.savepoint(ctx, tx, func(sp pgx.Tx) error {
+			var err error
+			ok, err = del(sp, time.Now().UTC())
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if ok {
-			c.Deleted++
-			x.logger.DebugContext(ctx, "tombstoned: gone from Clerk", "kind", kind, "object_id", id)
+		if !ok {
+			return x.progress(ctx, tx)
+		}
+		c.Deleted++
+		x.logger.DebugContext(ctx, "tombstoned: gone from Clerk", "kind", kind, "object_id", id, "dry_run", x.dry)
+		if x.dry && kind != store.KindMembership {
+			// The rolled-back deletion did not end the parent's
+			// memberships; they are accounted for above.
+			if err := store.RecordMembershipsSeen(ctx, tx, kind, id); err != nil {
+				return err
+			}
 		}
 		return x.progress(ctx, tx)
 	})

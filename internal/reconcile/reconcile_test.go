@@ -562,6 +562,8 @@ func TestDryRunReportsDriftAndWritesNothing(t *testing.T) {
 	must[[]clerkfake.Event](t)(m.UpdateUser(users[1].ID))
 	must[[]clerkfake.Event](t)(m.DeleteUser(users[2].ID))
 	must[[]clerkfake.Event](t)(m.DeleteMembership(m.Memberships()[50].ID))
+	// An organization gone with its members: a real run ends them with it.
+	must[[]clerkfake.Event](t)(m.DeleteOrganization(m.Organizations()[3].ID))
 	before := h.fingerprint()
 	finishedBefore := len(h.obs.finished)
 
@@ -588,6 +590,13 @@ func TestDryRunReportsDriftAndWritesNothing(t *testing.T) {
 	real := h.mustRun(false)
 	if real.Users.Created != 1 || real.Users.Updated != 1 || real.Users.Deleted != 1 {
 		t.Fatalf("real run users %+v after the dry run", real.Users)
+	}
+	// ...kind by kind, at the same cost in API requests.
+	checkCounts(t, "dry run users", run.Users, real.Users)
+	checkCounts(t, "dry run organizations", run.Organizations, real.Organizations)
+	checkCounts(t, "dry run memberships", run.Memberships, real.Memberships)
+	if run.APIRequests != real.APIRequests {
+		t.Errorf("dry run made %d API requests, the real run %d", run.APIRequests, real.APIRequests)
 	}
 	h.requireConverged()
 }

@@ -134,8 +134,10 @@ func (x *runState) writeMembers(ctx context.Context, db store.DBTX, items []memb
 		}
 	}
 	mw, ow, err := apply.Memberships(ctx, db, ms, orgs)
-	if err != nil {
-		return nil, err
+	if err != nil || x.dry {
+		// A dry run rolled the organizations back, so every snapshot
+		// would look like drift again: only a real run counts them.
+		return mw, err
 	}
 	for _, w := range ow {
 		switch w {
