@@ -49,6 +49,9 @@ type APIOptions struct {
 	// lock, so it may mutate the model: deleting objects between two page
 	// requests is how a test provokes the skips of offset paging.
 	BeforeRequest func(r *http.Request)
+
+	// Sessions, when set, serves GET /v1/jwks from its signing keys.
+	Sessions *Sessions
 }
 
 // API is a fake Clerk Backend API serving a Model under /v1, with Clerk's
@@ -92,6 +95,7 @@ func NewAPI(m *Model, opts APIOptions) *API {
 	a.mux.HandleFunc("/v1/organizations/{id}", a.getOrganization)
 	a.mux.HandleFunc("/v1/organizations/{id}/memberships", a.listOrganizationMemberships)
 	a.mux.HandleFunc("/v1/organization_memberships", a.listAllMemberships)
+	a.mux.Handle("/v1/jwks", opts.Sessions.jwksHandler())
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "resource_not_found", "not found",
 			"The requested resource "+r.URL.Path+" does not exist in this fake", "")
