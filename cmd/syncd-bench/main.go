@@ -3,6 +3,7 @@
 // beside what pgbench achieves on the same server, so the numbers mean
 // something on any hardware:
 //
+//	syncd-bench serve     [--syncd bin/syncd] [--runs 3] [--users 5000] [--senders 32]
 //	syncd-bench ingest    [--syncd bin/syncd] [--runs 3] [--seconds 10]
 //	syncd-bench apply     [--runs 3] [--events 20000]
 //	syncd-bench reconcile
@@ -32,10 +33,12 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) < 2 {
-		return fmt.Errorf("usage: syncd-bench ingest|apply|reconcile [flags]")
+		return fmt.Errorf("usage: syncd-bench serve|ingest|apply|reconcile [flags]")
 	}
 	var err error
 	switch args[1] {
+	case "serve":
+		err = benchServe(ctx, args[2:], stdout)
 	case "ingest":
 		err = benchIngest(ctx, args[2:], stdout)
 	case "apply":
@@ -43,7 +46,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "reconcile":
 		err = benchReconcile(ctx, args[2:], stdout)
 	default:
-		return fmt.Errorf("unknown bench %q: use ingest, apply or reconcile", args[1])
+		return fmt.Errorf("unknown bench %q: use serve, ingest, apply or reconcile", args[1])
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return nil // -h printed the flags

@@ -31,6 +31,9 @@ func Routes(d Deps) http.Handler {
 		if d.Replayer != nil {
 			r.Method(http.MethodPost, "/events/{id}/replay", ReplayEvent(d.Replayer))
 		}
+		// Profiles of the running process, for the operator chasing a
+		// slowdown (and make bench --cpuprofile).
+		r.Mount("/debug", middleware.Profiler())
 		if d.RiverUI != nil {
 			r.Handle("/riverui", d.RiverUI)
 			r.Handle("/riverui/*", d.RiverUI)

@@ -64,6 +64,49 @@ ON CONFLICT (id) DO NOTHING`
 	return tag.RowsAffected() == 1, nil
 }
 
+// InsertEvents stores a group of events in one statement and returns the
+// ids of those that were new; an id already stored is left as it is (a
+// redelivery). Ids must be distinct within the group: the caller answers a
+// second copy in the same group as a duplicate of the first.
+func InsertEvents(ctx context.Context, db DBTX, evs []NewEvent) (map[string]bool, error) {
+	const q = `
+INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at)
+SELECT i.id, i.type, NULLIF(i.object_id, ''), NULLIF(i.instance_id, ''), i.occurred_at, i.payload::jsonb,
+       i.status, NULLIF(i.detail, ''), CASE WHEN i.status = 'skipped' THEN now() END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
+    AS i(id, type, object_id, instance_id, occurred_at, payload, status, detail)
+ON CONFLICT (id) DO NOTHING
+RETURNING id`
+	n := len(evs)
+	ids, types, objects, instances := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	occurred, payloads := make([]*time.Time, n), make([]string, n)
+	statuses, details := make([]string, n), make([]string, n)
+	for i, ev := range evs {
+		ids[i], types[i], objects[i], instances[i] = ev.ID, ev.Type, ev.ObjectID, ev.InstanceID
+		if !ev.OccurredAt.IsZero() {
+			occurred[i] = &evs[i].OccurredAt
+		}
+		payloads[i], statuses[i], details[i] = string(ev.Payload), ev.Status, ev.Detail
+	}
+	rows, err := db.Query(ctx, q, ids, types, objects, instances, occurred, payloads, statuses, details)
+	if err != nil {
+		return nil, fmt.Errorf("insert %s: %w", describeBatch("webhook event", ids), classify(err))
+	}
+	inserted := make(map[string]bool, n)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert %s: %w", describeBatch("webhook event", ids), err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert %s: %w", describeBatch("webhook event", ids), classify(err))
+	}
+	return inserted, nil
+}
+
 const eventColumns = `id, type, coalesce(object_id, ''), coalesce(instance_id, ''),
        coalesce(occurred_at, received_at), received_at, payload::text, status, applied_at,
        coalesce(error, ''), coalesce(detail, '')`

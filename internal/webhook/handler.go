@@ -32,9 +32,9 @@ const (
 	OutcomeUnavailable  = "unavailable"
 )
 
-// Enqueuer inserts a job inside the caller's transaction (a River client).
+// Enqueuer inserts jobs inside the caller's transaction (a River client).
 type Enqueuer interface {
-	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // Observer hears the outcome and duration of every webhook request.
@@ -52,6 +52,9 @@ type Config struct {
 	// StoreTimeout bounds the transaction, well inside Svix's 15 s, so a
 	// stuck database answers 503 (and Svix retries) rather than timing out.
 	StoreTimeout time.Duration
+	// MaxGroup and MaxInflight tune group commit (group.go); zero means
+	// the defaults.
+	MaxGroup, MaxInflight int
 }
 
 // Handler returns the POST /webhooks/clerk handler.
@@ -59,10 +62,13 @@ func Handler(cfg Config) http.Handler {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	return &handler{cfg: cfg}
+	return &handler{cfg: cfg, commit: newCommitter(cfg.Pool, cfg.Enqueuer, cfg.StoreTimeout, cfg.MaxGroup, cfg.MaxInflight)}
 }
 
-type handler struct{ cfg Config }
+type handler struct {
+	cfg    Config
+	commit *committer
+}
 
 type reply struct {
 	status  int
@@ -133,7 +139,7 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if !synced {
 		ev.Status, ev.Detail = store.StatusSkipped, "event type not synced"
 	}
-	inserted, err := h.store(ctx, ev, synced)
+	inserted, err := h.commit.store(ev, synced)
 	if err != nil {
 		if errors.Is(err, store.ErrUnstorable) {
 			return reply{status: http.StatusBadRequest, outcome: OutcomeBadRequest, eventID: id, typ: env.Type,
@@ -147,26 +153,6 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return reply{status: http.StatusOK, outcome: OutcomeDuplicate, eventID: id, typ: env.Type}
 	}
 	return reply{status: http.StatusAccepted, outcome: OutcomeAccepted, eventID: id, typ: env.Type}
-}
-
-// store is the whole hot path: one transaction that inserts the event and,
-// when it is new and of a synced type, its job.
-func (h *handler) store(ctx context.Context, ev store.NewEvent, synced bool) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
-	defer cancel()
-	var inserted bool
-	err := pgx.BeginFunc(ctx, h.cfg.Pool, func(tx pgx.Tx) error {
-		var err error
-		inserted, err = store.InsertEvent(ctx, tx, ev)
-		if err != nil || !inserted || !synced {
-			return err
-		}
-		if _, err := h.cfg.Enqueuer.InsertTx(ctx, tx, jobs.ApplyEventArgs{EventID: ev.ID}, nil); err != nil {
-			return fmt.Errorf("enqueue apply job for %s: %w", ev.ID, err)
-		}
-		return nil
-	})
-	return inserted, err
 }
 
 func writeReply(w http.ResponseWriter, rep reply) {

@@ -1,0 +1,141 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/syncd/syncd/internal/batching"
+	"github.com/syncd/syncd/internal/jobs"
+	"github.com/syncd/syncd/internal/store"
+)
+
+// Group commit: verified requests that arrive while a transaction is
+// committing wait for the next one and share it, so a burst of N webhooks
+// costs a few commits (and a few WAL flushes) instead of N. Nothing waits on
+// a timer: a request that finds no transaction running starts one at once,
+// so a lone webhook is answered as fast as before.
+//
+// Each group is one transaction: a multi-row insert of the events, one
+// InsertManyTx of the new synced events' jobs, one commit. Every request in
+// the group is answered only after that commit; if it fails, every request
+// in the group is answered 503 and nothing of the group is stored.
+
+// Defaults for the committer.
+const (
+	// defaultMaxGroup bounds one transaction's statement size.
+	defaultMaxGroup = 256
+	// defaultMaxInflight is how many group transactions may run at once:
+	// one can be committing (waiting on the WAL flush) while the next is
+	// inserting, which keeps both cores busy without splitting the groups
+	// so finely that they stop saving commits.
+	defaultMaxInflight = 2
+)
+
+// committer batches store requests into group transactions.
+type committer struct {
+	pool    *pgxpool.Pool
+	enq     Enqueuer
+	timeout time.Duration
+	groups  *batching.Batcher[*pendingEvent]
+}
+
+func newCommitter(pool *pgxpool.Pool, enq Enqueuer, timeout time.Duration, maxGroup, maxInflight int) *committer {
+	if maxGroup <= 0 {
+		maxGroup = defaultMaxGroup
+	}
+	if maxInflight <= 0 {
+		maxInflight = defaultMaxInflight
+	}
+	c := &committer{pool: pool, enq: enq, timeout: timeout}
+	c.groups = batching.New(maxGroup, maxInflight, c.commitGroup)
+	return c
+}
+
+type pendingEvent struct {
+	ev     store.NewEvent
+	synced bool
+	done   chan stored
+}
+
+// stored is what became of one event: new (false for a redelivery) or an
+// error that answers 503 (or 400 for ErrUnstorable).
+type stored struct {
+	inserted bool
+	err      error
+}
+
+// store files ev in the next group transaction and waits until it has
+// committed or failed.
+func (c *committer) store(ev store.NewEvent, synced bool) (bool, error) {
+	p := &pendingEvent{ev: ev, synced: synced, done: make(chan stored, 1)}
+	c.groups.Add(p)
+	res := <-p.done
+	return res.inserted, res.err
+}
+
+// commitGroup stores one group and answers each of its requests. A value
+// Postgres cannot store fails the whole statement; the group is then
+// retried one event per transaction so that only that event is refused.
+func (c *committer) commitGroup(group []*pendingEvent) {
+	res, err := c.tx(group)
+	if err != nil && errors.Is(err, store.ErrUnstorable) && len(group) > 1 {
+		for _, p := range group {
+			c.commitGroup([]*pendingEvent{p})
+		}
+		return
+	}
+	for i, p := range group {
+		if err != nil {
+			p.done <- stored{err: err}
+			continue
+		}
+		p.done <- res[i]
+	}
+}
+
+// tx is the group's one transaction. A second copy of an id within the
+// group is a redelivery of the first and stores nothing.
+func (c *committer) tx(group []*pendingEvent) ([]stored, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	first := make(map[string]int, len(group))
+	evs := make([]store.NewEvent, 0, len(group))
+	for i, p := range group {
+		if _, dup := first[p.ev.ID]; dup {
+			continue
+		}
+		first[p.ev.ID] = i
+		evs = append(evs, p.ev)
+	}
+	out := make([]stored, len(group))
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		inserted, err := store.InsertEvents(ctx, tx, evs)
+		if err != nil {
+			return err
+		}
+		var params []river.InsertManyParams
+		for i, p := range group {
+			if first[p.ev.ID] != i || !inserted[p.ev.ID] {
+				continue
+			}
+			out[i].inserted = true
+			if p.synced {
+				params = append(params, river.InsertManyParams{Args: jobs.ApplyEventArgs{EventID: p.ev.ID}})
+			}
+		}
+		if len(params) == 0 {
+			return nil
+		}
+		if _, err := c.enq.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("enqueue %d apply jobs: %w", len(params), err)
+		}
+		return nil
+	})
+	return out, err
+}
