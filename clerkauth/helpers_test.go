@@ -161,13 +161,14 @@ func mustNotEcho(t *testing.T, r response, token string) {
 	}
 }
 
-// counter reads one labelled counter from the instance's registry, as a
-// Prometheus scrape would.
+// counter sums the series of a counter that have a label with this value,
+// read from the instance's registry as a Prometheus scrape would.
 func (in *instance) counter(name, label string) float64 {
 	mfs, err := in.registry.Gather()
 	if err != nil {
 		panic(err)
 	}
+	sum := 0.0
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -175,10 +176,10 @@ func (in *instance) counter(name, label string) float64 {
 		for _, m := range mf.Metric {
 			for _, l := range m.Label {
 				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
+					sum += m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	return 0
+	return sum
 }

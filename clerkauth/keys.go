@@ -44,15 +44,18 @@ var (
 )
 
 // get returns the key kid, fetching the set when it expired or, within the
-// refetch bound, when kid is unknown (keys are rotated by adding one).
-func (c *keyCache) get(ctx context.Context, kid string) (*clerk.JSONWebKey, error) {
+// refetch bound, when kid is unknown (keys are rotated by adding one). until
+// is when the set holding the key expires; zero for a stale key served
+// while fetching fails.
+func (c *keyCache) get(ctx context.Context, kid string) (key *clerk.JSONWebKey, until time.Time, err error) {
 	for {
 		now := c.clock.Now()
 		c.mu.Lock()
 		fresh := c.keys != nil && now.Before(c.expiresAt)
 		if k, ok := c.keys[kid]; ok && fresh {
+			until := c.expiresAt
 			c.mu.Unlock()
-			return k, nil
+			return k, until, nil
 		}
 		if call := c.inflight; call != nil {
 			c.mu.Unlock()
@@ -60,7 +63,7 @@ func (c *keyCache) get(ctx context.Context, kid string) (*clerk.JSONWebKey, erro
 			case <-call.done:
 				continue // look again with what it fetched
 			case <-ctx.Done():
-				return nil, refuse(ReasonKeysUnavailable, ctx.Err())
+				return nil, time.Time{}, refuse(ReasonKeysUnavailable, ctx.Err())
 			}
 		}
 		if !c.lastAttempt.IsZero() && now.Sub(c.lastAttempt) < c.minRefetch {
@@ -70,13 +73,13 @@ func (c *keyCache) get(ctx context.Context, kid string) (*clerk.JSONWebKey, erro
 			c.mu.Unlock()
 			switch {
 			case fresh:
-				return nil, refuse(ReasonUnknownKey, errUnknownKid)
+				return nil, time.Time{}, refuse(ReasonUnknownKey, errUnknownKid)
 			case known && stale:
-				return k, nil
+				return k, time.Time{}, nil
 			case stale:
-				return nil, refuse(ReasonUnknownKey, errUnknownKid)
+				return nil, time.Time{}, refuse(ReasonUnknownKey, errUnknownKid)
 			default:
-				return nil, refuse(ReasonKeysUnavailable, errFetchThrottled)
+				return nil, time.Time{}, refuse(ReasonKeysUnavailable, errFetchThrottled)
 			}
 		}
 		call := &fetchCall{done: make(chan struct{})}
@@ -102,16 +105,17 @@ func (c *keyCache) get(ctx context.Context, kid string) (*clerk.JSONWebKey, erro
 			stale := c.keys != nil && c.clock.Now().Before(c.expiresAt.Add(c.staleGrace))
 			c.mu.Unlock()
 			if known && stale {
-				return k, nil
+				return k, time.Time{}, nil
 			}
-			return nil, refuse(ReasonKeysUnavailable, err)
+			return nil, time.Time{}, refuse(ReasonKeysUnavailable, err)
 		}
 		k, ok := set[kid]
+		until := c.expiresAt
 		c.mu.Unlock()
 		if !ok {
-			return nil, refuse(ReasonUnknownKey, errUnknownKid)
+			return nil, time.Time{}, refuse(ReasonUnknownKey, errUnknownKid)
 		}
-		return k, nil
+		return k, until, nil
 	}
 }
 

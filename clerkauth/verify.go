@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clerk/clerk-sdk-go/v2"
@@ -27,6 +29,7 @@ const (
 	DefaultMinRefetchInterval = 10 * time.Second
 	DefaultStaleKeysGrace     = 10 * time.Minute
 	DefaultFetchTimeout       = 5 * time.Second
+	DefaultVerifiedCacheSize  = 10_000
 )
 
 // Config configures a Verifier.
@@ -68,6 +71,13 @@ type Config struct {
 	// new ones fails. Zero means DefaultStaleKeysGrace, negative none.
 	StaleKeysGrace time.Duration
 
+	// VerifiedCacheSize is how many verified tokens are remembered, so that
+	// the same token sent again (a frontend reuses one for about 50 s)
+	// skips the signature check. An entry lives until the token expires or
+	// the key set it was checked against does, whichever is first. Zero
+	// means DefaultVerifiedCacheSize, negative no cache.
+	VerifiedCacheSize int
+
 	// Clock replaces the wall clock (tests); nil means the real one.
 	Clock clerk.Clock
 	// Metrics counts outcomes; nil counts nothing.
@@ -82,6 +92,7 @@ type Verifier struct {
 	parties      []string
 	allowPending bool
 	keys         *keyCache
+	verified     *verifiedCache // nil: off
 	metrics      *Metrics
 }
 
@@ -123,6 +134,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		parties:      parties,
 		allowPending: cfg.AllowPending,
 		metrics:      cfg.Metrics,
+	}
+	if size := cfg.VerifiedCacheSize; size >= 0 {
+		if size == 0 {
+			size = DefaultVerifiedCacheSize
+		}
+		v.verified = &verifiedCache{max: size, entries: make(map[[32]byte]verifiedEntry)}
 	}
 	bc := &clerk.ClientConfig{}
 	bc.URL = clerk.String(strings.TrimRight(apiURL, "/"))
@@ -186,6 +203,13 @@ func (v *Verifier) verify(ctx context.Context, token string, source Source) (*Se
 	if token == "" {
 		return nil, ErrMissingToken
 	}
+	var cacheKey [32]byte
+	if v.verified != nil {
+		cacheKey = verifiedKey(token, source)
+		if s, ok := v.verified.get(cacheKey, v.clock.Now()); ok {
+			return s, nil
+		}
+	}
 	h, err := decodeHeader(token)
 	if err != nil {
 		return nil, refuse(ReasonMalformedToken, err)
@@ -198,7 +222,7 @@ func (v *Verifier) verify(ctx context.Context, token string, source Source) (*Se
 	if h.Kid == "" {
 		return nil, refuse(ReasonMalformedToken, errors.New("no kid in the header"))
 	}
-	key, err := v.keys.get(ctx, h.Kid)
+	key, keysUntil, err := v.keys.get(ctx, h.Kid)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +254,67 @@ func (v *Verifier) verify(ctx context.Context, token string, source Source) (*Se
 	if extra.Status == "pending" && !v.allowPending {
 		return nil, ErrPendingSession
 	}
-	return newSession(claims, extra, source), nil
+	s := newSession(claims, extra, source)
+	if v.verified != nil && !keysUntil.IsZero() {
+		until := s.ExpiresAt.Add(v.leeway)
+		if keysUntil.Before(until) {
+			until = keysUntil
+		}
+		v.verified.put(cacheKey, verifiedEntry{s: *s, until: until}, v.clock.Now())
+	}
+	return s, nil
+}
+
+// verifiedCache remembers sessions already verified, keyed by a digest of
+// the token and where it came from (azp rules differ by source). Only
+// successes are kept: a refusal costs no signature check worth saving, and
+// a flood of garbage must not evict real sessions.
+type verifiedCache struct {
+	max     int
+	mu      sync.RWMutex
+	entries map[[32]byte]verifiedEntry
+}
+
+type verifiedEntry struct {
+	s     Session
+	until time.Time
+}
+
+func verifiedKey(token string, source Source) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(token))
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *verifiedCache) get(k [32]byte, now time.Time) (*Session, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return nil, false
+	}
+	s := e.s // a copy: a handler changing its session changes no other request's
+	return &s, true
+}
+
+func (c *verifiedCache) put(k [32]byte, e verifiedEntry, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		for key, old := range c.entries {
+			if !now.Before(old.until) {
+				delete(c.entries, key)
+			}
+		}
+		if len(c.entries) >= c.max {
+			clear(c.entries)
+		}
+	}
+	c.entries[k] = e
 }
 
 func decodeHeader(token string) (tokenHeader, error) {

@@ -451,3 +451,40 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// A token verified once is remembered, but never past its own expiry nor
+// past the key set it was checked against.
+func TestRememberedTokensExpire(t *testing.T) {
+	t.Parallel()
+	in := newInstance(t)
+	h := in.verifier.Middleware(http.HandlerFunc(whoami))
+	short := in.token(t, clerkfake.SessionToken{UserID: "user_1"})
+	long := in.token(t, clerkfake.SessionToken{UserID: "user_1", Lifetime: 3 * time.Hour})
+	for _, tok := range []string{short, long, short, long} {
+		if res := serve(h, bearer(tok)); res.Status != 200 {
+			t.Fatalf("fresh: %d %s", res.Status, res.Body)
+		}
+	}
+	in.clock.Advance(time.Minute + clerkauth.DefaultLeeway + time.Second)
+	if res := serve(h, bearer(short)); res.Status != 401 || res.reason() != string(clerkauth.ReasonExpired) {
+		t.Fatalf("remembered token past exp: %d %s", res.Status, res.Body)
+	}
+	old := in.sessions.KeyID()
+	in.sessions.Rotate()
+	in.sessions.Retire(old)
+	if res := serve(h, bearer(long)); res.Status != 200 {
+		t.Fatalf("within the key set's lifetime: %d %s", res.Status, res.Body)
+	}
+	in.clock.Advance(clerkauth.DefaultKeysTTL)
+	if res := serve(h, bearer(long)); res.Status != 401 || res.reason() != string(clerkauth.ReasonUnknownKey) {
+		t.Fatalf("remembered token of a retired key after the set expired: %d %s", res.Status, res.Body)
+	}
+	// The same token from a cookie is judged by the cookie's rules.
+	noAzp := in.token(t, clerkfake.SessionToken{UserID: "user_1", AuthorizedParty: "-"})
+	if res := serve(h, bearer(noAzp)); res.Status != 200 {
+		t.Fatalf("header without azp: %d", res.Status)
+	}
+	if res := serve(h, cookie(noAzp)); res.Status != 401 {
+		t.Fatalf("the same token from a cookie: %d", res.Status)
+	}
+}
