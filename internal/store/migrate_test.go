@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,26 +22,31 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 	if err := m.Current(ctx); err != nil {
 		t.Fatalf("fresh test database should be current: %v", err)
 	}
-	down, err := m.Down(ctx)
-	if err != nil {
-		t.Fatalf("down: %v", err)
-	}
-	if len(down) != 1 || down[0].Component != "clerk" {
-		t.Fatalf("down rolled back %+v, want the one clerk migration", down)
-	}
-	if err := m.Current(ctx); !errors.Is(err, store.ErrMigrationsPending) {
-		t.Fatalf("after down, Current = %v, want ErrMigrationsPending", err)
+	// Down rolls back one clerk migration at a time, newest first; River's
+	// tables stay.
+	clerkMigrations := countClerkMigrations(t)
+	for i := range clerkMigrations {
+		down, err := m.Down(ctx)
+		if err != nil {
+			t.Fatalf("down %d: %v", i+1, err)
+		}
+		if len(down) != 1 || down[0].Component != "clerk" {
+			t.Fatalf("down %d rolled back %+v, want one clerk migration", i+1, down)
+		}
+		if err := m.Current(ctx); !errors.Is(err, store.ErrMigrationsPending) {
+			t.Fatalf("after down, Current = %v, want ErrMigrationsPending", err)
+		}
 	}
 	var exists bool
 	if err := pool.QueryRow(ctx, `SELECT to_regclass('clerk.users') IS NOT NULL`).Scan(&exists); err != nil || exists {
-		t.Fatalf("clerk.users exists=%v err=%v after down", exists, err)
+		t.Fatalf("clerk.users exists=%v err=%v after every down", exists, err)
 	}
 	up, err := m.Up(ctx)
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	if len(up) != 1 {
-		t.Fatalf("up applied %+v, want only the clerk migration (River's were still there)", up)
+	if len(up) != clerkMigrations {
+		t.Fatalf("up applied %+v, want the %d clerk migrations only (River's were still there)", up, clerkMigrations)
 	}
 	if err := m.Current(ctx); err != nil {
 		t.Fatalf("after up again: %v", err)
@@ -109,4 +115,14 @@ func newMigrator(t *testing.T, pool *pgxpool.Pool) *store.Migrator {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// countClerkMigrations counts the embedded goose migrations.
+func countClerkMigrations(t *testing.T) int {
+	t.Helper()
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("embedded migrations: %v (%d files)", err, len(files))
+	}
+	return len(files)
 }
