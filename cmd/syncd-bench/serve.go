@@ -50,9 +50,10 @@ func benchServe(ctx context.Context, args []string, stdout io.Writer) error {
 	rates := fs.String("rates", "1000,2500", "open-loop arrival rates, events per second (comma-separated; empty for none)")
 	fs.DurationVar(&o.openFor, "open-seconds", 5*time.Second, "length of each open-loop phase")
 	fs.IntVar(&o.pgbenchSeconds, "pgbench-seconds", 10, "length of each pgbench run")
+	fs.IntVar(&o.warmup, "warmup", 2000, "user.created events sent (and applied) before measuring, followed by ANALYZE")
 	fs.BoolVar(&o.skipAPI, "skip-api", false, "leave out the --role api run")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of syncd during the first closed loop to this file")
-	fs.BoolVar(&o.waits, "waits", false, "sample pg_stat_activity during the closed loop and print the wait events seen")
+	fs.BoolVar(&o.waits, "waits", false, "sample pg_stat_activity during the closed loop (ingest and apply at once) and print the wait events seen")
 	fs.Var(envList{&o.env}, "env", "extra NAME=VALUE for syncd (repeatable), e.g. -env SYNCD_WORKERS=2")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,6 +89,7 @@ func benchServe(ctx context.Context, args []string, stdout io.Writer) error {
 type serveOpts struct {
 	bin                     string
 	runs, users, updates    int
+	warmup                  int
 	senders, pgbenchSeconds int
 	rates                   []int
 	openFor                 time.Duration
@@ -126,6 +128,7 @@ type serveResult struct {
 	apiRate, apiP99 float64
 	pgbenchTPS      float64
 	nonAccepted     int64
+	cpuPerEvent     float64 // CPU seconds of the whole machine per event, sent to applied
 	waits           map[string]int
 }
 
@@ -257,6 +260,26 @@ func serveRun(ctx context.Context, o serveOpts, run int, stdout io.Writer) (serv
 	}
 	defer conn.Close(ctx)
 
+	// Warm up: a first share of traffic fills caches and pools, and an
+	// ANALYZE (which autovacuum would run soon after) gives the planner
+	// statistics of tables that are no longer empty, so the figures are
+	// those of a service that has been running, not of its first second.
+	if o.warmup > 0 {
+		warm, err := workload(model, secret, o.warmup, 0)
+		if err != nil {
+			return res, err
+		}
+		if _, err := closedLoop(ctx, client, p.base, warm, o.senders); err != nil {
+			return res, err
+		}
+		if err := waitNonePending(ctx, conn, 2*time.Minute); err != nil {
+			return res, err
+		}
+		if _, err := conn.Exec(ctx, `ANALYZE; CHECKPOINT`); err != nil {
+			return res, err
+		}
+	}
+
 	var profileDone chan error
 	if o.profile != "" && run == 1 {
 		profileDone = make(chan error, 1)
@@ -268,12 +291,16 @@ func serveRun(ctx context.Context, o serveOpts, run int, stdout io.Writer) (serv
 	}
 
 	// Closed loop, apply running alongside.
+	cpu0 := machineCPUSeconds()
 	start := time.Now()
 	cl, err := closedLoop(ctx, client, p.base, closed, o.senders)
 	if err != nil {
 		return res, err
 	}
 	ingestEnd := time.Now()
+	if stopWaits != nil {
+		res.waits = stopWaits()
+	}
 	var pending int64
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'`).Scan(&pending); err != nil {
 		return res, err
@@ -289,9 +316,7 @@ func serveRun(ctx context.Context, o serveOpts, run int, stdout io.Writer) (serv
 		return res, err
 	}
 	res.drain = time.Since(ingestEnd)
-	if stopWaits != nil {
-		res.waits = stopWaits()
-	}
+	res.cpuPerEvent = (machineCPUSeconds() - cpu0) / res.accepted
 	if profileDone != nil {
 		if err := <-profileDone; err != nil {
 			fmt.Fprintf(stdout, "  profile: %v\n", err)
@@ -503,7 +528,7 @@ func waitNonePending(ctx context.Context, conn *pgx.Conn, limit time.Duration) e
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -638,6 +663,8 @@ func printServeTable(w io.Writer, o serveOpts, rs []serveResult) {
 			get(func(r openResult) time.Duration { return r.p50 }), get(func(r openResult) time.Duration { return r.p99 }),
 			get(func(r openResult) time.Duration { return r.max }), okShare*100)
 	}
+	fmt.Fprintf(w, "| machine CPU per event, sent to applied (all processes) | %.3f ms | |\n",
+		med(func(r serveResult) float64 { return r.cpuPerEvent * 1000 }))
 	fmt.Fprintf(w, "| peak RSS of syncd | %.0f MiB | |\n", med(func(r serveResult) float64 { return r.rssMiB }))
 	if !o.skipAPI {
 		fmt.Fprintf(w, "| `--role api` accepted/s (p99) | %.0f (%.1f ms) | >= 5,000 |\n",
@@ -668,4 +695,28 @@ func printServeTable(w io.Writer, o serveOpts, rs []serveResult) {
 			fmt.Fprintf(w, "  %-40s %5.1f%%\n", e.k, 100*float64(e.v)/float64(total))
 		}
 	}
+}
+
+// machineCPUSeconds reads the busy time of every CPU from /proc/stat (0
+// where there is none): the bench's own senders, syncd and Postgres share
+// the machine, so CPU per event counts all three.
+func machineCPUSeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		busy += x
+	}
+	return busy / 100 // USER_HZ
 }

@@ -2,9 +2,6 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/syncd/syncd/internal/store"
@@ -42,75 +39,19 @@ type Result struct {
 	Write  store.Write
 }
 
-// Event applies one stored webhook event inside the caller's transaction.
-// An error wrapping ErrInvalidPayload means the event can never apply.
+// Event applies one stored webhook event inside the caller's transaction:
+// Batch with one event. An error wrapping ErrInvalidPayload means the event
+// can never apply.
 func Event(ctx context.Context, db store.DBTX, ev store.Event) (Result, error) {
-	if !Handles(ev.Type) {
-		return Result{Status: store.StatusSkipped, Detail: "event type not synced"}, nil
+	p, err := Parse(ev)
+	if err != nil {
+		return Result{}, err
 	}
-	var env struct {
-		Data json.RawMessage `json:"data"`
+	res, err := Batch(ctx, db, []Parsed{p})
+	if err != nil {
+		return Result{}, err
 	}
-	if err := json.Unmarshal(ev.Payload, &env); err != nil {
-		return Result{}, invalid("event %s: %v", ev.ID, err)
-	}
-	if isNull(env.Data) {
-		return Result{}, invalid("event %s: no data", ev.ID)
-	}
-	switch ev.Type {
-	case UserCreated, UserUpdated:
-		u, err := ParseUser(env.Data)
-		if err != nil {
-			return Result{}, err
-		}
-		w, err := User(ctx, db, u)
-		if err != nil {
-			return Result{}, err
-		}
-		return describeUpsert(ctx, db, "users", u.ID, u.UpdatedAt, w)
-	case OrganizationCreated, OrganizationUpdated:
-		o, err := ParseOrganization(env.Data)
-		if err != nil {
-			return Result{}, err
-		}
-		w, err := Organization(ctx, db, o)
-		if err != nil {
-			return Result{}, err
-		}
-		return describeUpsert(ctx, db, "organizations", o.ID, o.UpdatedAt, w)
-	case OrganizationMembershipCreated, OrganizationMembershipUpdated:
-		m, org, err := ParseMembership(env.Data)
-		if err != nil {
-			return Result{}, err
-		}
-		w, err := Membership(ctx, db, m, org)
-		if err != nil {
-			return Result{}, err
-		}
-		return describeUpsert(ctx, db, "organization_memberships", m.ID, m.UpdatedAt, w)
-	case UserDeleted:
-		d, err := ParseDeleted("user", env.Data)
-		if err != nil {
-			return Result{}, err
-		}
-		w, err := DeleteUser(ctx, db, d.ID, d.ExternalID, ev.OccurredAt)
-		return describeDelete(w, err)
-	case OrganizationDeleted:
-		d, err := ParseDeleted("organization", env.Data)
-		if err != nil {
-			return Result{}, err
-		}
-		w, err := DeleteOrganization(ctx, db, d.ID, d.Slug, ev.OccurredAt)
-		return describeDelete(w, err)
-	case OrganizationMembershipDeleted:
-		m, org, err := ParseMembership(env.Data)
-		if err != nil {
-			return Result{}, err
-		}
-		w, err := DeleteMembership(ctx, db, m, org, ev.OccurredAt)
-		return describeDelete(w, err)
-	}
-	return Result{}, fmt.Errorf("event type %s: handled but not dispatched", ev.Type)
+	return res[0], nil
 }
 
 // User writes a user and, when the row was written, its email addresses, so
@@ -210,11 +151,9 @@ func snapshots(org *store.Organization) []store.Organization {
 	return []store.Organization{*org}
 }
 
-// DeleteUser tombstones a user and ends its memberships.
-func DeleteUser(ctx context.Context, db store.DBTX, id string, externalID *string, at time.Time) (store.Write, error) {
-	if err := store.LockUserExclusive(ctx, db, id); err != nil {
-		return store.Unchanged, err
-	}
+// deleteUser tombstones a user and ends its memberships. The caller holds
+// the user's exclusive lock (Batch takes it first).
+func deleteUser(ctx context.Context, db store.DBTX, id string, externalID *string, at time.Time) (store.Write, error) {
 	w, err := store.TombstoneUser(ctx, db, id, externalID, at)
 	if err != nil {
 		return store.Unchanged, err
@@ -227,11 +166,9 @@ func DeleteUser(ctx context.Context, db store.DBTX, id string, externalID *strin
 	return w, nil
 }
 
-// DeleteOrganization tombstones an organization and ends its memberships.
-func DeleteOrganization(ctx context.Context, db store.DBTX, id string, slug *string, at time.Time) (store.Write, error) {
-	if err := store.LockOrganizationExclusive(ctx, db, id); err != nil {
-		return store.Unchanged, err
-	}
+// deleteOrganization tombstones an organization and ends its memberships,
+// under the organization's exclusive lock.
+func deleteOrganization(ctx context.Context, db store.DBTX, id string, slug *string, at time.Time) (store.Write, error) {
 	w, err := store.TombstoneOrganization(ctx, db, id, slug, at)
 	if err != nil {
 		return store.Unchanged, err
@@ -240,20 +177,6 @@ func DeleteOrganization(ctx context.Context, db store.DBTX, id string, slug *str
 		return store.Unchanged, err
 	}
 	return w, nil
-}
-
-// DeleteMembership tombstones a membership; the organization snapshot of
-// organizationMembership.deleted is still a valid organization state.
-func DeleteMembership(ctx context.Context, db store.DBTX, m store.Membership, org *store.Organization, at time.Time) (store.Write, error) {
-	if err := store.LockParentsShared(ctx, db, []string{m.OrganizationID}, []string{m.UserID}); err != nil {
-		return store.Unchanged, err
-	}
-	if org != nil {
-		if _, err := store.UpsertOrganization(ctx, db, *org); err != nil {
-			return store.Unchanged, err
-		}
-	}
-	return store.TombstoneMembership(ctx, db, m, at)
 }
 
 // Reconciliation's deletions. Clerk sends no version with a deletion, and
@@ -304,41 +227,4 @@ func DeleteOrganizationIfUnchangedSince(ctx context.Context, db store.DBTX, id s
 // with its parents' deletion (both only end it), so it takes no lock.
 func DeleteMembershipIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, error) {
 	return store.TombstoneMembershipIfUnchangedSince(ctx, db, id, since, at)
-}
-
-func describeDelete(w store.Write, err error) (Result, error) {
-	if err != nil {
-		return Result{}, err
-	}
-	if !w.Written() {
-		return Result{Status: store.StatusApplied, Detail: "already deleted", Write: w}, nil
-	}
-	return Result{Status: store.StatusApplied, Write: w}, nil
-}
-
-// describeUpsert explains a refused write for the operator reading
-// clerk.webhook_events. The write itself was decided by the upsert's SQL;
-// this read only reports what that decision found.
-func describeUpsert(ctx context.Context, db store.DBTX, table, id string, version time.Time, w store.Write) (Result, error) {
-	if w.Written() {
-		return Result{Status: store.StatusApplied, Write: w}, nil
-	}
-	st, err := store.RowVersion(ctx, db, table, id)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return Result{Status: store.StatusSkipped, Detail: "row not written", Write: w}, nil
-		}
-		return Result{}, err
-	}
-	switch {
-	case st.DeletedAt != nil:
-		return Result{Status: store.StatusSkipped, Write: w,
-			Detail: fmt.Sprintf("object was deleted at %s", st.DeletedAt.UTC().Format(time.RFC3339Nano))}, nil
-	case st.UpdatedAt != nil && st.UpdatedAt.After(version):
-		return Result{Status: store.StatusSkipped, Write: w,
-			Detail: fmt.Sprintf("superseded: stored version %s is newer than %s",
-				st.UpdatedAt.UTC().Format(time.RFC3339Nano), version.UTC().Format(time.RFC3339Nano))}, nil
-	default:
-		return Result{Status: store.StatusApplied, Detail: "already up to date", Write: w}, nil
-	}
 }

@@ -9,7 +9,10 @@
 // follows the load instead of a guess.
 package batching
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Batcher hands the items added to it to Flush in batches of at most
 // MaxBatch, with at most MaxInflight calls of Flush running at once. Flush
@@ -19,6 +22,7 @@ type Batcher[T any] struct {
 	flush       func([]T)
 	maxBatch    int
 	maxInflight int
+	linger      time.Duration
 
 	mu       sync.Mutex
 	queue    []T
@@ -28,6 +32,16 @@ type Batcher[T any] struct {
 // New builds a Batcher. maxBatch and maxInflight are at least 1.
 func New[T any](maxBatch, maxInflight int, flush func([]T)) *Batcher[T] {
 	return &Batcher[T]{flush: flush, maxBatch: max(1, maxBatch), maxInflight: max(1, maxInflight)}
+}
+
+// Linger makes a flush that finds fewer than maxBatch items wait d before
+// taking them, once, so that items arriving together go out together even
+// when the first of them finds a slot free. It suits producers that hand
+// over a burst one item at a time (River starting the jobs of one fetch);
+// it costs every batch d of latency. Call it before the first Add.
+func (b *Batcher[T]) Linger(d time.Duration) *Batcher[T] {
+	b.linger = d
+	return b
 }
 
 // Add queues item and, when a flush slot is free, starts flushing in a new
@@ -48,6 +62,14 @@ func (b *Batcher[T]) Add(item T) {
 // drain flushes batches until the queue is empty, then frees its slot.
 func (b *Batcher[T]) drain() {
 	for {
+		if b.linger > 0 {
+			b.mu.Lock()
+			short := len(b.queue) < b.maxBatch
+			b.mu.Unlock()
+			if short {
+				time.Sleep(b.linger)
+			}
+		}
 		b.mu.Lock()
 		if len(b.queue) == 0 {
 			b.inflight--

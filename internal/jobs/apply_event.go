@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/syncd/syncd/internal/apply"
+	"github.com/syncd/syncd/internal/batching"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -27,13 +28,16 @@ type noObserver struct{}
 
 func (noObserver) EventApplied(string, string, time.Duration) {}
 
-// ApplyEventWorker applies stored webhook events.
+// ApplyEventWorker applies stored webhook events. Its jobs do not apply
+// one at a time: each Work hands its job to a batcher (batch.go), and the
+// jobs River is running together are applied in one transaction.
 type ApplyEventWorker struct {
 	river.WorkerDefaults[ApplyEventArgs]
 	pool    *pgxpool.Pool
 	logger  *slog.Logger
 	observe Observer
 	now     func() time.Time
+	batches *batching.Batcher[*applyRequest]
 }
 
 // NewApplyEventWorker builds the worker. observe may be nil.
@@ -41,13 +45,32 @@ func NewApplyEventWorker(pool *pgxpool.Pool, logger *slog.Logger, observe Observ
 	if observe == nil {
 		observe = noObserver{}
 	}
-	return &ApplyEventWorker{pool: pool, logger: logger, observe: observe, now: time.Now}
+	w := &ApplyEventWorker{pool: pool, logger: logger, observe: observe, now: time.Now}
+	w.batches = batching.New(maxApplyBatch, maxApplyInflight, w.applyBatch).Linger(applyLinger)
+	return w
 }
 
-// Work applies the event, marks it and completes the job in one transaction.
-// A payload that can never apply marks the event failed and cancels the
-// job; any other error is left to River's retries.
+// Work applies the event with whatever other jobs are being worked at the
+// same moment: the event is applied and marked, and the job completed, in
+// one transaction. A payload that can never apply marks the event failed
+// and cancels the job; any other error is left to River's retries.
 func (w *ApplyEventWorker) Work(ctx context.Context, job *river.Job[ApplyEventArgs]) error {
+	r := &applyRequest{ctx: ctx, job: job, done: make(chan error, 1)}
+	w.batches.Add(r)
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// River is stopping hard or the job timed out. If the batch commits
+		// after all, its completion of the job stands (JobCompleteTx's
+		// rule); if not, the job is retried.
+		return ctx.Err()
+	}
+}
+
+// applyOne applies one event in its own transaction: the path a job takes
+// when the batch it was in failed, so that one bad event fails alone.
+func (w *ApplyEventWorker) applyOne(ctx context.Context, job *river.Job[ApplyEventArgs]) error {
 	id := job.Args.EventID
 	var ev store.Event
 	var res apply.Result

@@ -149,6 +149,57 @@ WHERE id = $1`
 	return nil
 }
 
+// GetEvents reads several events in one statement; ids not stored are
+// absent from the result.
+func GetEvents(ctx context.Context, db DBTX, ids []string) (map[string]Event, error) {
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM clerk.webhook_events WHERE id = ANY($1::text[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", describeBatch("webhook event", ids), err)
+	}
+	defer rows.Close()
+	out := make(map[string]Event, len(ids))
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("get %s: %w", describeBatch("webhook event", ids), err)
+		}
+		out[ev.ID] = ev
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get %s: %w", describeBatch("webhook event", ids), err)
+	}
+	return out, nil
+}
+
+// Outcome is the recorded result of applying one event.
+type Outcome struct {
+	ID     string
+	Status string
+	Detail string
+	Error  string
+}
+
+// FinishEvents records the outcomes of a batch of applied events in one
+// statement, as FinishEvent does for one. It reports how many rows it
+// found.
+func FinishEvents(ctx context.Context, db DBTX, outs []Outcome) (int64, error) {
+	const q = `
+UPDATE clerk.webhook_events AS e
+SET status = o.status, detail = NULLIF(o.detail, ''), error = NULLIF(o.error, ''), applied_at = now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS o(id, status, detail, error)
+WHERE e.id = o.id`
+	n := len(outs)
+	ids, statuses, details, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, o := range outs {
+		ids[i], statuses[i], details[i], errs[i] = o.ID, o.Status, o.Detail, o.Error
+	}
+	tag, err := db.Exec(ctx, q, ids, statuses, details, errs)
+	if err != nil {
+		return 0, fmt.Errorf("finish %s: %w", describeBatch("webhook event", ids), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // EventFilter selects stored events for a replay.
 type EventFilter struct {
 	Since time.Time // received at or after

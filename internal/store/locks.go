@@ -64,3 +64,29 @@ func LockParentsShared(ctx context.Context, db DBTX, orgIDs, userIDs []string) e
 	}
 	return nil
 }
+
+// LockObjectsExclusive takes, exclusively, the advisory locks of every
+// organization and then every user given, deduplicated and sorted: the
+// order LockParentsShared uses, so it cannot deadlock with it. A batch of
+// events takes it first for every object it may write (membership parents
+// included), which also keeps two batches from locking rows in crossing
+// orders: any two batches that could touch the same row share one of these
+// locks and run one after the other.
+func LockObjectsExclusive(ctx context.Context, db DBTX, orgIDs, userIDs []string) error {
+	const q = `SELECT pg_advisory_xact_lock($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`
+	for _, set := range []struct {
+		class int
+		ids   []string
+	}{{lockClassOrganization, orgIDs}, {lockClassUser, userIDs}} {
+		ids := slices.Clone(set.ids)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if len(ids) == 0 {
+			continue
+		}
+		if _, err := db.Exec(ctx, q, set.class, ids); err != nil {
+			return fmt.Errorf("advisory locks %x for %d ids: %w", set.class, len(ids), err)
+		}
+	}
+	return nil
+}

@@ -192,6 +192,40 @@ func RowVersion(ctx context.Context, db DBTX, table, id string) (Version, error)
 	return v, nil
 }
 
+// RowVersions reads the versions of several rows of one synced table in one
+// statement; ids not stored are absent from the result.
+func RowVersions(ctx context.Context, db DBTX, table string, ids []string) (map[string]Version, error) {
+	var q string
+	switch table {
+	case "users":
+		q = `SELECT id, updated_at, deleted_at FROM clerk.users WHERE id = ANY($1::text[])`
+	case "organizations":
+		q = `SELECT id, updated_at, deleted_at FROM clerk.organizations WHERE id = ANY($1::text[])`
+	case "organization_memberships":
+		q = `SELECT id, updated_at, deleted_at FROM clerk.organization_memberships WHERE id = ANY($1::text[])`
+	default:
+		return nil, fmt.Errorf("row versions: unknown table %q", table)
+	}
+	rows, err := db.Query(ctx, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("row versions of %s: %w", describeBatch(table, ids), err)
+	}
+	out := make(map[string]Version, len(ids))
+	for rows.Next() {
+		var id string
+		var v Version
+		if err := rows.Scan(&id, &v.UpdatedAt, &v.DeletedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("row versions of %s: %w", describeBatch(table, ids), err)
+		}
+		out[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("row versions of %s: %w", describeBatch(table, ids), err)
+	}
+	return out, nil
+}
+
 // ErrUnstorable marks a value Postgres refuses for what it is, not for its
 // state (a JSON string holding \u0000, which jsonb cannot represent).
 // Retrying cannot help.

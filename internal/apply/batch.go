@@ -1,0 +1,248 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/syncd/syncd/internal/store"
+)
+
+// op is what an event asks of the tables.
+type op int
+
+const (
+	opSkip op = iota // a type syncd does not sync
+	opUpsertUser
+	opUpsertOrganization
+	opUpsertMembership
+	opDeleteUser
+	opDeleteOrganization
+	opDeleteMembership
+)
+
+// Parsed is one event with its payload decoded, ready to apply. Parsing
+// needs no database, so a batch parses all its events before it opens its
+// transaction and holds no lock while decoding JSON.
+type Parsed struct {
+	Event  store.Event
+	op     op
+	user   store.User
+	org    store.Organization
+	mem    store.Membership
+	memOrg *store.Organization // the organization snapshot a membership carries
+	del    Deleted
+}
+
+// Parse decodes an event's payload. An error wrapping ErrInvalidPayload
+// means the event can never apply.
+func Parse(ev store.Event) (Parsed, error) {
+	p := Parsed{Event: ev}
+	if !Handles(ev.Type) {
+		return p, nil
+	}
+	if !gjson.ValidBytes(ev.Payload) {
+		return p, invalid("event %s: payload is not valid JSON", ev.ID)
+	}
+	data := gjson.GetBytes(ev.Payload, "data")
+	if !data.Exists() || data.Type == gjson.Null {
+		return p, invalid("event %s: no data", ev.ID)
+	}
+	raw := []byte(data.Raw)
+	var err error
+	switch ev.Type {
+	case UserCreated, UserUpdated:
+		p.op = opUpsertUser
+		p.user, err = ParseUser(raw)
+	case OrganizationCreated, OrganizationUpdated:
+		p.op = opUpsertOrganization
+		p.org, err = ParseOrganization(raw)
+	case OrganizationMembershipCreated, OrganizationMembershipUpdated:
+		p.op = opUpsertMembership
+		p.mem, p.memOrg, err = ParseMembership(raw)
+	case UserDeleted:
+		p.op = opDeleteUser
+		p.del, err = ParseDeleted("user", raw)
+	case OrganizationDeleted:
+		p.op = opDeleteOrganization
+		p.del, err = ParseDeleted("organization", raw)
+	case OrganizationMembershipDeleted:
+		p.op = opDeleteMembership
+		p.mem, p.memOrg, err = ParseMembership(raw)
+	default:
+		return p, fmt.Errorf("event type %s: handled but not dispatched", ev.Type)
+	}
+	return p, err
+}
+
+// Batch applies parsed events inside the caller's transaction and returns
+// each one's result, in the order given. The tables end as if the events
+// had been applied one by one in some order, which the version rule makes
+// the same state whatever the order (sync rule 4):
+//
+//  1. the advisory locks of every user and organization the batch may
+//     write, membership parents included, in one sorted order;
+//  2. every user version in one upsert, then every organization (events
+//     and the snapshots memberships carry) in one, then every membership in
+//     one: several versions of one object keep the newest, and the older
+//     ones report superseded, as they would after it;
+//  3. deletions last, one by one (they are rare, and each ends the
+//     memberships of what it deletes, including any written in step 2);
+//  4. one read of the stored versions of every object the rule refused, to
+//     say why in the event's detail.
+func Batch(ctx context.Context, db store.DBTX, ps []Parsed) ([]Result, error) {
+	res := make([]Result, len(ps))
+	var orgIDs, userIDs []string
+	for _, p := range ps {
+		switch p.op {
+		case opUpsertUser:
+			userIDs = append(userIDs, p.user.ID)
+		case opDeleteUser:
+			userIDs = append(userIDs, p.del.ID)
+		case opUpsertOrganization:
+			orgIDs = append(orgIDs, p.org.ID)
+		case opDeleteOrganization:
+			orgIDs = append(orgIDs, p.del.ID)
+		case opUpsertMembership, opDeleteMembership:
+			orgIDs = append(orgIDs, p.mem.OrganizationID)
+			userIDs = append(userIDs, p.mem.UserID)
+		}
+	}
+	if err := store.LockObjectsExclusive(ctx, db, orgIDs, userIDs); err != nil {
+		return nil, err
+	}
+
+	// Upserts, a statement per table. idx maps each statement's input back
+	// to its event; -1 marks an organization snapshot, which has no result
+	// of its own.
+	var users []store.User
+	var userIdx []int
+	var orgs []store.Organization
+	var orgIdx []int
+	var mems []store.Membership
+	var memIdx []int
+	for i, p := range ps {
+		switch p.op {
+		case opSkip:
+			res[i] = Result{Status: store.StatusSkipped, Detail: "event type not synced"}
+		case opUpsertUser:
+			users, userIdx = append(users, p.user), append(userIdx, i)
+		case opUpsertOrganization:
+			orgs, orgIdx = append(orgs, p.org), append(orgIdx, i)
+		case opUpsertMembership:
+			mems, memIdx = append(mems, p.mem), append(memIdx, i)
+		}
+		if (p.op == opUpsertMembership || p.op == opDeleteMembership) && p.memOrg != nil {
+			orgs, orgIdx = append(orgs, *p.memOrg), append(orgIdx, -1)
+		}
+	}
+	var refused []refusal
+	record := func(idx []int, ws []store.Write, table string, id func(int) string, version func(int) time.Time) {
+		for j, i := range idx {
+			if i < 0 {
+				continue
+			}
+			res[i] = Result{Status: store.StatusApplied, Write: ws[j]}
+			if !ws[j].Written() {
+				refused = append(refused, refusal{event: i, table: table, id: id(j), version: version(j)})
+			}
+		}
+	}
+	if len(users) > 0 {
+		ws, err := Users(ctx, db, users)
+		if err != nil {
+			return nil, err
+		}
+		record(userIdx, ws, "users", func(j int) string { return users[j].ID },
+			func(j int) time.Time { return users[j].UpdatedAt })
+	}
+	if len(orgs) > 0 {
+		ws, err := store.UpsertOrganizations(ctx, db, orgs)
+		if err != nil {
+			return nil, err
+		}
+		record(orgIdx, ws, "organizations", func(j int) string { return orgs[j].ID },
+			func(j int) time.Time { return orgs[j].UpdatedAt })
+	}
+	if len(mems) > 0 {
+		ws, err := store.UpsertMemberships(ctx, db, mems)
+		if err != nil {
+			return nil, err
+		}
+		record(memIdx, ws, "organization_memberships", func(j int) string { return mems[j].ID },
+			func(j int) time.Time { return mems[j].UpdatedAt })
+	}
+
+	for i, p := range ps {
+		var w store.Write
+		var err error
+		switch p.op {
+		case opDeleteUser:
+			w, err = deleteUser(ctx, db, p.del.ID, p.del.ExternalID, p.Event.OccurredAt)
+		case opDeleteOrganization:
+			w, err = deleteOrganization(ctx, db, p.del.ID, p.del.Slug, p.Event.OccurredAt)
+		case opDeleteMembership:
+			w, err = store.TombstoneMembership(ctx, db, p.mem, p.Event.OccurredAt)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		res[i] = Result{Status: store.StatusApplied, Write: w}
+		if !w.Written() {
+			res[i].Detail = "already deleted"
+		}
+	}
+
+	if err := describeRefusals(ctx, db, refused, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// refusal is an upsert the version rule refused.
+type refusal struct {
+	event   int
+	table   string
+	id      string
+	version time.Time
+}
+
+// describeRefusals explains each refused write for the operator reading
+// clerk.webhook_events. The write itself was decided by the upsert's SQL;
+// this read only reports what that decision found.
+func describeRefusals(ctx context.Context, db store.DBTX, refused []refusal, res []Result) error {
+	byTable := map[string][]string{}
+	for _, r := range refused {
+		byTable[r.table] = append(byTable[r.table], r.id)
+	}
+	versions := map[string]map[string]store.Version{}
+	for table, ids := range byTable {
+		vs, err := store.RowVersions(ctx, db, table, ids)
+		if err != nil {
+			return err
+		}
+		versions[table] = vs
+	}
+	for _, r := range refused {
+		st, ok := versions[r.table][r.id]
+		w := res[r.event].Write
+		switch {
+		case !ok:
+			res[r.event] = Result{Status: store.StatusSkipped, Detail: "row not written", Write: w}
+		case st.DeletedAt != nil:
+			res[r.event] = Result{Status: store.StatusSkipped, Write: w,
+				Detail: fmt.Sprintf("object was deleted at %s", st.DeletedAt.UTC().Format(time.RFC3339Nano))}
+		case st.UpdatedAt != nil && st.UpdatedAt.After(r.version):
+			res[r.event] = Result{Status: store.StatusSkipped, Write: w,
+				Detail: fmt.Sprintf("superseded: stored version %s is newer than %s",
+					st.UpdatedAt.UTC().Format(time.RFC3339Nano), r.version.UTC().Format(time.RFC3339Nano))}
+		default:
+			res[r.event] = Result{Status: store.StatusApplied, Detail: "already up to date", Write: w}
+		}
+	}
+	return nil
+}
