@@ -83,7 +83,8 @@ func Parse(ev store.Event) (Parsed, error) {
 // the same state whatever the order (sync rule 4):
 //
 //  1. the advisory locks of every user and organization the batch may
-//     write, membership parents included, in one sorted order;
+//     write, membership parents included, in one sorted order, and the rows
+//     of the live memberships its deletions will end, in id order;
 //  2. every user version in one upsert, then every organization (events
 //     and the snapshots memberships carry) in one, then every membership in
 //     one: several versions of one object keep the newest, and the older
@@ -112,6 +113,23 @@ func Batch(ctx context.Context, db store.DBTX, ps []Parsed) ([]Result, error) {
 	}
 	if err := store.LockObjectsExclusive(ctx, db, orgIDs, userIDs); err != nil {
 		return nil, err
+	}
+	// A deletion also ends memberships whose other parent this batch does
+	// not lock; taking their rows now, in id order, keeps two batches that
+	// delete crossing parents from meeting on them in opposite orders.
+	var delUsers, delOrgs []string
+	for _, p := range ps {
+		switch p.op {
+		case opDeleteUser:
+			delUsers = append(delUsers, p.del.ID)
+		case opDeleteOrganization:
+			delOrgs = append(delOrgs, p.del.ID)
+		}
+	}
+	if len(delUsers)+len(delOrgs) > 0 {
+		if err := store.LockMembershipsOf(ctx, db, delUsers, delOrgs); err != nil {
+			return nil, err
+		}
 	}
 
 	// Upserts, a statement per table. idx maps each statement's input back

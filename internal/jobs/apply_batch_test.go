@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -167,50 +166,3 @@ func workAll(t *testing.T, pool *pgxpool.Pool, rows []store.NewEvent) map[string
 	return got
 }
 
-// Sync rule 2: a version more than one hour later than the event's
-// received_at is refused; the event is marked failed with the reason and
-// writes nothing. (Such a version would otherwise win over every real
-// update until that date.)
-func TestFarFutureVersionFailsAndWritesNothing(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	pool, _ := testdb.New(t)
-	m := clerkfake.New(71)
-	_, okEvs := m.CreateUser()
-	future, futureEvs := m.CreateUser()
-
-	var env map[string]any
-	if err := json.Unmarshal(futureEvs[0].Body, &env); err != nil {
-		t.Fatal(err)
-	}
-	ahead := time.Now().Add(48 * time.Hour).UnixMilli()
-	env["data"].(map[string]any)["updated_at"] = ahead
-	env["timestamp"] = ahead
-	body, err := json.Marshal(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := []store.NewEvent{
-		{ID: okEvs[0].ID, Type: okEvs[0].Type, ObjectID: okEvs[0].ObjectID, InstanceID: m.InstanceID(),
-			OccurredAt: time.UnixMilli(okEvs[0].Timestamp), Payload: okEvs[0].Body, Status: store.StatusPending},
-		{ID: futureEvs[0].ID, Type: futureEvs[0].Type, ObjectID: future.ID, InstanceID: m.InstanceID(),
-			OccurredAt: time.UnixMilli(ahead), Payload: body, Status: store.StatusPending},
-	}
-	if _, err := store.InsertEvents(ctx, pool, rows); err != nil {
-		t.Fatal(err)
-	}
-	got := workAll(t, pool, rows)
-	if o := got[rows[0].ID]; o.status != store.StatusApplied {
-		t.Errorf("ordinary event: %+v, want applied", o)
-	}
-	if o := got[rows[1].ID]; o.status != store.StatusFailed || o.errText == "" {
-		t.Errorf("event whose version is 48 h ahead of its receipt: %+v, want failed with the reason", o)
-	}
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM clerk.users WHERE id = $1`, future.ID).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("the refused version was written to clerk.users")
-	}
-}

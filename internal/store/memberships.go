@@ -164,3 +164,25 @@ WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// LockMembershipsOf row-locks every live membership of the given users and
+// organizations, in id order, in one statement. A batch that deletes
+// parents takes it before writing anything: deleting a user ends
+// memberships whose organization the batch does not lock, so two batches
+// deleting crossing parents (one deletes organization O1 and user U2, the
+// other O2 and U1) would otherwise reach the memberships O1-U1 and O2-U2 in
+// opposite orders and deadlock.
+func LockMembershipsOf(ctx context.Context, db DBTX, userIDs, orgIDs []string) error {
+	const q = `
+SELECT id FROM clerk.organization_memberships
+WHERE (user_id = ANY($1::text[]) OR organization_id = ANY($2::text[])) AND deleted_at IS NULL
+ORDER BY id
+FOR UPDATE`
+	if len(userIDs) == 0 && len(orgIDs) == 0 {
+		return nil
+	}
+	if _, err := db.Exec(ctx, q, userIDs, orgIDs); err != nil {
+		return fmt.Errorf("lock memberships of %d users and %d organizations: %w", len(userIDs), len(orgIDs), err)
+	}
+	return nil
+}
