@@ -165,4 +165,3 @@ func workAll(t *testing.T, pool *pgxpool.Pool, rows []store.NewEvent) map[string
 
 	return got
 }
-
