@@ -30,7 +30,7 @@ WITH_DB := $(PG) with-test-db
 export GO FUZZTIME
 
 .PHONY: help build run send-test-event start-db stop-db clean-db \
-	test test-long bench bench-ingest bench-apply bench-reconcile \
+	test test-long bench bench-go bench-tool bench-ingest bench-apply bench-reconcile \
 	lint fmt fuzz docker-build docker-up clean
 
 help: ## list the targets
@@ -62,17 +62,23 @@ test: ## go test -race -count=1 ./... against Postgres
 test-long: ## the tests with SYNCD_LONG=1 (long-running cases), 30m timeout
 	SYNCD_LONG=1 $(WITH_DB) $(GO) test -race -count=1 -timeout 30m $(TESTFLAGS) $(PKGS)
 
-bench: ## every Go benchmark
+bench: build bench-tool ## the default `syncd serve` under load, ingest and apply at once, beside pgbench (medians of 3 runs)
+	$(WITH_DB) bin/syncd-bench serve $(ARGS)
+
+bench-go: ## every Go benchmark (go test -bench)
 	$(WITH_DB) $(GO) test -run '^$$' -bench . -benchmem $(TESTFLAGS) $(PKGS)
 
-bench-ingest: ## go run ./cmd/syncd-bench ingest
-	$(WITH_DB) $(GO) run ./cmd/syncd-bench ingest $(ARGS)
+bench-tool:
+	$(GO) build -o bin/syncd-bench ./cmd/syncd-bench
 
-bench-apply: ## go run ./cmd/syncd-bench apply
-	$(WITH_DB) $(GO) run ./cmd/syncd-bench apply $(ARGS)
+bench-ingest: build bench-tool ## syncd serve --role api alone, beside pgbench
+	$(WITH_DB) bin/syncd-bench ingest $(ARGS)
 
-bench-reconcile: ## go run ./cmd/syncd-bench reconcile
-	$(WITH_DB) $(GO) run ./cmd/syncd-bench reconcile $(ARGS)
+bench-apply: bench-tool ## the apply workers alone, draining a stored backlog
+	$(WITH_DB) bin/syncd-bench apply $(ARGS)
+
+bench-reconcile: bench-tool ## a reconciliation of 100,000 users against the fake Backend API
+	$(WITH_DB) bin/syncd-bench reconcile $(ARGS)
 
 lint: ## gofmt -l must print nothing; go vet ./...
 	@scripts/lint.sh
