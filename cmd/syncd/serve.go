@@ -61,9 +61,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// core only lengthens the tail (32 senders on 2 cores: p99 21 ms with 6
 	// connections, 28 ms with 16), and a burst of webhooks can never take the
 	// connections the workers need, nor the other way round.
+	//
+	// Workers do not hold a connection each: the jobs running together are
+	// applied in one transaction (at most two batches at once), so the
+	// pool needs a few connections for batches, River's fetching and
+	// maintenance, and a reconciliation, whatever SYNCD_WORKERS says.
 	poolConns := int32(8)
 	if work {
-		poolConns += int32(cfg.Workers)
+		poolConns += 4
 	}
 	pool, err := openPinged(ctx, cfg, poolConns)
 	if err != nil {
