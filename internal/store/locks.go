@@ -45,24 +45,8 @@ func advisoryLock(ctx context.Context, db DBTX, q string, class int, id string) 
 // membership, always lock in the same order and cannot deadlock; deletions
 // take one exclusive lock at a time.
 func LockParentsShared(ctx context.Context, db DBTX, orgIDs, userIDs []string) error {
-	const q = `SELECT pg_advisory_xact_lock_shared($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`
-	for _, set := range []struct {
-		class int
-		ids   []string
-	}{{lockClassOrganization, orgIDs}, {lockClassUser, userIDs}} {
-		ids := slices.Clone(set.ids)
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-		if len(ids) == 0 {
-			continue
-		}
-		// unnest yields the array in order and the locks are taken row by
-		// row as it does, so the sort above is the locking order.
-		if _, err := db.Exec(ctx, q, set.class, ids); err != nil {
-			return fmt.Errorf("advisory locks %x for %d ids: %w", set.class, len(ids), err)
-		}
-	}
-	return nil
+	return lockSorted(ctx, db, `SELECT pg_advisory_xact_lock_shared($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`,
+		orgIDs, userIDs)
 }
 
 // LockObjectsExclusive takes, exclusively, the advisory locks of every
@@ -70,10 +54,20 @@ func LockParentsShared(ctx context.Context, db DBTX, orgIDs, userIDs []string) e
 // order LockParentsShared uses, so it cannot deadlock with it. A batch of
 // events takes it first for every object it may write (membership parents
 // included), which also keeps two batches from locking rows in crossing
-// orders: any two batches that could touch the same row share one of these
-// locks and run one after the other.
+// orders: any two batches that could touch the same user, organization or
+// membership row through an upsert share one of these locks and run one
+// after the other.
 func LockObjectsExclusive(ctx context.Context, db DBTX, orgIDs, userIDs []string) error {
-	const q = `SELECT pg_advisory_xact_lock($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`
+	return lockSorted(ctx, db, `SELECT pg_advisory_xact_lock($1::int, hashtext(a.id)) FROM unnest($2::text[]) AS a(id)`,
+		orgIDs, userIDs)
+}
+
+// lockSorted runs q, which locks each id of an array in the array's order,
+// for the organizations and then the users, each set deduplicated and
+// sorted: that order is what keeps every locker of these classes from
+// deadlocking with another. unnest yields the array in order and the locks
+// are taken row by row as it does.
+func lockSorted(ctx context.Context, db DBTX, q string, orgIDs, userIDs []string) error {
 	for _, set := range []struct {
 		class int
 		ids   []string
