@@ -5,7 +5,7 @@ go 1.26.8
 require (
 	github.com/clerk/clerk-sdk-go/v2 v2.4.2
 	github.com/go-chi/chi/v5 v5.5.0
-	github.com/go-jose/go-jose/v3 v3.0.4
+	github.com/go-jose/go-jose/v3 v3.0.5
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/peterldowns/pgtestdb v0.1.1
 	github.com/pressly/goose/v3 v3.30.0
