@@ -66,7 +66,7 @@ func migrate(ctx context.Context, url string) error {
 	}
 	defer m.Close()
 	if _, err := m.Up(ctx); err != nil {
-		return fmt.Errorf("migrate shared test database: %w", err)
+		return fmt.Errorf("migrate test database: %w", err)
 	}
 	return nil
 }

@@ -112,16 +112,5 @@ func (migrator) Hash() (string, error) {
 }
 
 func (migrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) error {
-	pool, err := pgxpool.New(ctx, conf.URL())
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	m, err := store.NewMigrator(pool, migrations.FS, nil)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	_, err = m.Up(ctx)
-	return err
+	return migrate(ctx, conf.URL())
 }
