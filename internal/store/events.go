@@ -24,7 +24,8 @@ type NewEvent struct {
 	ObjectID   string // data.id; empty when the payload has none
 	InstanceID string
 	OccurredAt time.Time // the envelope's timestamp; zero when absent
-	Payload    []byte    // the raw body, exactly as verified
+	Payload    []byte    // the body as jsonb can hold it (\u0000 as U+FFFD)
+	BodySHA256 []byte    // SHA-256 of the exact bytes received; nil when unknown
 	Status     string    // pending, or skipped for types syncd does not sync
 	Detail     string    // why it was skipped, if it was
 }
@@ -49,15 +50,15 @@ type Event struct {
 // change nothing.
 func InsertEvent(ctx context.Context, db DBTX, ev NewEvent) (bool, error) {
 	const q = `
-INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at)
+INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at, body_sha256)
 VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6::text::jsonb, $7, NULLIF($8, ''),
-        CASE WHEN $7 = 'skipped' THEN now() END)
+        CASE WHEN $7 = 'skipped' THEN now() END, $9)
 ON CONFLICT (id) DO NOTHING`
 	var occurred *time.Time
 	if !ev.OccurredAt.IsZero() {
 		occurred = &ev.OccurredAt
 	}
-	tag, err := db.Exec(ctx, q, ev.ID, ev.Type, ev.ObjectID, ev.InstanceID, occurred, string(ev.Payload), ev.Status, ev.Detail)
+	tag, err := db.Exec(ctx, q, ev.ID, ev.Type, ev.ObjectID, ev.InstanceID, occurred, string(ev.Payload), ev.Status, ev.Detail, ev.BodySHA256)
 	if err != nil {
 		return false, fmt.Errorf("insert webhook event %s: %w", ev.ID, classify(err))
 	}
@@ -70,25 +71,25 @@ ON CONFLICT (id) DO NOTHING`
 // second copy in the same group as a duplicate of the first.
 func InsertEvents(ctx context.Context, db DBTX, evs []NewEvent) (map[string]bool, error) {
 	const q = `
-INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at)
+INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at, body_sha256)
 SELECT i.id, i.type, NULLIF(i.object_id, ''), NULLIF(i.instance_id, ''), i.occurred_at, i.payload::jsonb,
-       i.status, NULLIF(i.detail, ''), CASE WHEN i.status = 'skipped' THEN now() END
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
-    AS i(id, type, object_id, instance_id, occurred_at, payload, status, detail)
+       i.status, NULLIF(i.detail, ''), CASE WHEN i.status = 'skipped' THEN now() END, i.body_sha256
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::bytea[])
+    AS i(id, type, object_id, instance_id, occurred_at, payload, status, detail, body_sha256)
 ON CONFLICT (id) DO NOTHING
 RETURNING id`
 	n := len(evs)
 	ids, types, objects, instances := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	occurred, payloads := make([]*time.Time, n), make([]string, n)
-	statuses, details := make([]string, n), make([]string, n)
+	statuses, details, sums := make([]string, n), make([]string, n), make([][]byte, n)
 	for i, ev := range evs {
 		ids[i], types[i], objects[i], instances[i] = ev.ID, ev.Type, ev.ObjectID, ev.InstanceID
 		if !ev.OccurredAt.IsZero() {
 			occurred[i] = &evs[i].OccurredAt
 		}
-		payloads[i], statuses[i], details[i] = string(ev.Payload), ev.Status, ev.Detail
+		payloads[i], statuses[i], details[i], sums[i] = string(ev.Payload), ev.Status, ev.Detail, ev.BodySHA256
 	}
-	rows, err := db.Query(ctx, q, ids, types, objects, instances, occurred, payloads, statuses, details)
+	rows, err := db.Query(ctx, q, ids, types, objects, instances, occurred, payloads, statuses, details, sums)
 	if err != nil {
 		return nil, fmt.Errorf("insert %s: %w", describeBatch("webhook event", ids), classify(err))
 	}
@@ -105,6 +106,36 @@ RETURNING id`
 		return nil, fmt.Errorf("insert %s: %w", describeBatch("webhook event", ids), classify(err))
 	}
 	return inserted, nil
+}
+
+// StoredBodyHashes reads, in one statement, the body_sha256 of the events
+// stored under ids: what a delivery that InsertEvents did not insert is
+// compared with, to tell a redelivery (same body) from a conflict (another
+// body under the same svix-id). An id with no row is absent from the map;
+// a row stored before body_sha256 existed maps to nil.
+//
+// Run it in the inserting transaction, after the insert: under read
+// committed the statement sees the rows of concurrent deliveries that the
+// insert waited for and skipped.
+func StoredBodyHashes(ctx context.Context, db DBTX, ids []string) (map[string][]byte, error) {
+	rows, err := db.Query(ctx, `SELECT id, body_sha256 FROM clerk.webhook_events WHERE id = ANY($1::text[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("body hashes of %s: %w", describeBatch("webhook event", ids), err)
+	}
+	defer rows.Close()
+	out := make(map[string][]byte, len(ids))
+	for rows.Next() {
+		var id string
+		var sum []byte
+		if err := rows.Scan(&id, &sum); err != nil {
+			return nil, fmt.Errorf("body hashes of %s: %w", describeBatch("webhook event", ids), err)
+		}
+		out[id] = sum
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("body hashes of %s: %w", describeBatch("webhook event", ids), err)
+	}
+	return out, nil
 }
 
 const eventColumns = `id, type, coalesce(object_id, ''), coalesce(instance_id, ''),

@@ -227,15 +227,18 @@ func RowVersions(ctx context.Context, db DBTX, table string, ids []string) (map[
 }
 
 // ErrUnstorable marks a value Postgres refuses for what it is, not for its
-// state (a JSON string holding \u0000, which jsonb cannot represent).
-// Retrying cannot help.
+// state (a JSON string holding \u0000, which jsonb cannot represent, or a
+// document nested past the server's stack depth). Retrying cannot help.
 var ErrUnstorable = errors.New("value cannot be stored")
 
-// classify wraps data exceptions (SQLSTATE class 22) in ErrUnstorable.
+// classify wraps data exceptions (SQLSTATE class 22) and program limits
+// exceeded (class 54: stack depth, statement too complex) in ErrUnstorable.
+// The wrapped text (SQLSTATE and the server's message, never the DETAIL,
+// which may quote the value) is for the log, not for an HTTP answer.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22" {
-		return fmt.Errorf("%w: %s", ErrUnstorable, pgErr.Message)
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "54") {
+		return fmt.Errorf("%w: SQLSTATE %s: %s", ErrUnstorable, pgErr.Code, pgErr.Message)
 	}
 	return err
 }
