@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,7 +75,66 @@ func Parse(ev store.Event) (Parsed, error) {
 	default:
 		return p, fmt.Errorf("event type %s: handled but not dispatched", ev.Type)
 	}
-	return p, err
+	if err != nil {
+		return p, err
+	}
+	if err := checkNotAhead(p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// MaxVersionAhead is how far an event's version may lie beyond the moment
+// syncd received it (CONTRACT.md sync rule 2). Clerk stamps updated_at when
+// it changes an object and sends the event right after, so a version hours
+// ahead of its receipt is forged or broken; written, it would win over every
+// real update until that date.
+const MaxVersionAhead = time.Hour
+
+// ErrFutureVersion marks an event refused by sync rule 2. It always comes
+// wrapped together with ErrInvalidPayload: the event never applies, however
+// often it is retried, so it is failed at once.
+var ErrFutureVersion = errors.New("version too far ahead of receipt")
+
+// checkNotAhead refuses an event whose versions (the object's updated_at,
+// the organization snapshot a membership carries, a deletion's timestamp)
+// are more than MaxVersionAhead after its received_at. An event read
+// without a receipt time (built in memory, not stored) is not checked.
+func checkNotAhead(p Parsed) error {
+	if p.Event.ReceivedAt.IsZero() {
+		return nil
+	}
+	limit := p.Event.ReceivedAt.Add(MaxVersionAhead)
+	check := func(what string, v time.Time) error {
+		if !v.After(limit) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w: event %s: %s %s is more than %s after the event was received (%s)",
+			ErrInvalidPayload, ErrFutureVersion, p.Event.ID, what, v.UTC().Format(time.RFC3339Nano),
+			MaxVersionAhead, p.Event.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	}
+	var errs []error
+	switch p.op {
+	case opUpsertUser:
+		errs = append(errs, check("user "+p.user.ID+" updated_at", p.user.UpdatedAt))
+	case opUpsertOrganization:
+		errs = append(errs, check("organization "+p.org.ID+" updated_at", p.org.UpdatedAt))
+	case opUpsertMembership, opDeleteMembership:
+		errs = append(errs, check("organization membership "+p.mem.ID+" updated_at", p.mem.UpdatedAt))
+		if p.memOrg != nil {
+			errs = append(errs, check("organization "+p.memOrg.ID+" updated_at (the membership's snapshot)", p.memOrg.UpdatedAt))
+		}
+	}
+	switch p.op {
+	case opDeleteUser, opDeleteOrganization, opDeleteMembership:
+		errs = append(errs, check("deletion timestamp", p.Event.OccurredAt))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Batch applies parsed events inside the caller's transaction and returns

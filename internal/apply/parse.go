@@ -55,6 +55,9 @@ func ParseUser(raw []byte) (store.User, error) {
 	if err := checkObject("user", j.Object, j.ID, j.UpdatedAt); err != nil {
 		return store.User{}, err
 	}
+	if err := checkTimes("user", j.ID, stamp{"created_at", &j.CreatedAt}, stamp{"last_sign_in_at", j.LastSignInAt}); err != nil {
+		return store.User{}, err
+	}
 	u := store.User{
 		ID:           j.ID,
 		ExternalID:   j.ExternalID,
@@ -119,6 +122,9 @@ func ParseOrganization(raw []byte) (store.Organization, error) {
 	if err := checkObject("organization", j.Object, j.ID, j.UpdatedAt); err != nil {
 		return store.Organization{}, err
 	}
+	if err := checkTimes("organization", j.ID, stamp{"created_at", &j.CreatedAt}); err != nil {
+		return store.Organization{}, err
+	}
 	return store.Organization{
 		ID:                    j.ID,
 		Name:                  j.Name,
@@ -159,6 +165,9 @@ func ParseMembership(raw []byte) (store.Membership, *store.Organization, error) 
 	if err := checkObject("organization_membership", j.Object, j.ID, j.UpdatedAt); err != nil {
 		return store.Membership{}, nil, err
 	}
+	if err := checkTimes("organization_membership", j.ID, stamp{"created_at", &j.CreatedAt}); err != nil {
+		return store.Membership{}, nil, err
+	}
 	if j.PublicUserData == nil || j.PublicUserData.UserID == "" {
 		return store.Membership{}, nil, invalid("organization membership %s: no public_user_data.user_id", j.ID)
 	}
@@ -186,7 +195,7 @@ func ParseMembership(raw []byte) (store.Membership, *store.Organization, error) 
 		UpdatedAt:       time.UnixMilli(j.UpdatedAt).UTC(),
 		Raw:             json.RawMessage(raw),
 	}
-	if ref.UpdatedAt <= 0 {
+	if ref.UpdatedAt == 0 {
 		return m, nil, nil
 	}
 	org, err := ParseOrganization(j.Organization)
@@ -238,8 +247,44 @@ func checkObject(kind, object, id string, updatedAt int64) error {
 	if object != "" && object != kind {
 		return invalid("%s %s: object is %q", kind, id, object)
 	}
-	if updatedAt <= 0 {
+	if updatedAt == 0 {
 		return invalid("%s %s: no updated_at", kind, id)
+	}
+	return checkMillis(kind, id, "updated_at", updatedAt)
+}
+
+// Clerk's timestamps are Unix milliseconds. Postgres' timestamptz ends in
+// the year 294276 and Go's time.UnixMilli wraps silently long before int64
+// does (9223372036854775807 comes out as 1969), so a value outside year
+// 1970 to 9999 is refused as a payload that can never apply: never stored
+// wrapped, never retried in the hope that Postgres changes its mind.
+const (
+	// MaxMillis is 9999-12-31T23:59:59.999Z.
+	MaxMillis int64 = 253402300799999
+)
+
+// checkMillis bounds one timestamp field.
+func checkMillis(kind, id, field string, ms int64) error {
+	if ms < 0 || ms > MaxMillis {
+		return invalid("%s %s: %s %d is not a Unix time in milliseconds between 1970 and 9999", kind, id, field, ms)
+	}
+	return nil
+}
+
+// stamp is an optional timestamp field to bound.
+type stamp struct {
+	field string
+	ms    *int64
+}
+
+func checkTimes(kind, id string, stamps ...stamp) error {
+	for _, s := range stamps {
+		if s.ms == nil {
+			continue
+		}
+		if err := checkMillis(kind, id, s.field, *s.ms); err != nil {
+			return err
+		}
 	}
 	return nil
 }
