@@ -1,7 +1,7 @@
 # syncd: developer and CI entry points. `make help` lists them.
 #
-# Postgres is found (or started) by scripts/postgres.sh, the one place that
-# logic lives:
+# Postgres is found (or started) by bin/syncd-dev (cmd/syncd-dev, built here
+# first), the one place that logic lives:
 #   make run   DATABASE_URL, else a throwaway cluster in ./.data/pg, else
 #              `docker compose up -d postgres`, else an error saying what to do
 #   make test  SYNCD_TEST_DATABASE_URL, else DATABASE_URL, else the local
@@ -24,8 +24,17 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short --verify -q HEAD 2>/dev/null || echo unknown)
 LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-PG      := scripts/postgres.sh
+PG      := bin/syncd-dev
 WITH_DB := $(PG) with-test-db
+
+# Every target that runs $(PG) builds it first (a rule of prerequisites
+# only, so those targets' own lines need not name it).
+run send-test-event start-db stop-db clean-db test test-long bench bench-go \
+	bench-ingest bench-apply bench-reconcile fuzz: dev-tool
+
+.PHONY: dev-tool
+dev-tool:
+	@$(GO) build -o $(PG) ./cmd/syncd-dev
 
 export GO FUZZTIME
 
@@ -42,10 +51,10 @@ build: ## build bin/syncd with version and commit
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/syncd ./cmd/syncd
 
 run: build ## run syncd locally: Postgres, migrations, dev secret, then syncd serve
-	@scripts/dev.sh run
+	@$(PG) run
 
 send-test-event: build ## POST a signed sample event to the local server (TYPE=user.updated)
-	@scripts/dev.sh send-test-event
+	@$(PG) send-test-event
 
 start-db: ## start (or reuse) the throwaway Postgres in ./.data/pg; print its URL
 	@$(PG) start
