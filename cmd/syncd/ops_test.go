@@ -16,6 +16,9 @@ import (
 	"github.com/syncd/syncd/internal/testdb"
 )
 
+// testAdminToken is long enough for SYNCD_ADMIN_TOKEN's 24 characters.
+const testAdminToken = "test-admin-token-0123456789abcdef"
+
 func get(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
 	return call(t, http.MethodGet, url, hdr...)
@@ -152,8 +155,8 @@ func TestAdminRoutes(t *testing.T) {
 		}
 	})
 	t.Run("token configured", func(t *testing.T) {
-		p := startServe(t, base.with("SYNCD_ADMIN_TOKEN", "s3cret-admin-token"))
-		for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "s3cret-admin-token"}} {
+		p := startServe(t, base.with("SYNCD_ADMIN_TOKEN", "s3cret-admin-token-0123456789"))
+		for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "s3cret-admin-token-0123456789"}} {
 			if code, _ := get(t, p.URL+"/admin/riverui/", hdr...); code != http.StatusUnauthorized {
 				t.Errorf("River UI with %v: %d, want 401", hdr, code)
 			}
@@ -161,7 +164,7 @@ func TestAdminRoutes(t *testing.T) {
 				t.Errorf("replay with %v: %d, want 401", hdr, code)
 			}
 		}
-		auth := []string{"Authorization", "Bearer s3cret-admin-token"}
+		auth := []string{"Authorization", "Bearer s3cret-admin-token-0123456789"}
 		code, body := get(t, p.URL+"/admin/riverui/", auth...)
 		if code != http.StatusOK || !strings.Contains(body, "<html") {
 			t.Errorf("River UI with the token: %d %.200s", code, body)
@@ -186,7 +189,7 @@ func TestReplayReappliesAStoredEvent(t *testing.T) {
 	url := testdb.NewURL(t)
 	pool := openTestPool(t, url)
 	secret := clerkfake.NewSecret(nil)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_ADMIN_TOKEN": "tok",
+	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_ADMIN_TOKEN": testAdminToken,
 		"SYNCD_RECONCILE_SCHEDULE": "off"})
 	m := clerkfake.New(3)
 	u, evs := m.CreateUser()
@@ -198,7 +201,7 @@ func TestReplayReappliesAStoredEvent(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), `UPDATE clerk.users SET first_name = 'tampered', sync_hash = NULL WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := post(t, p.URL+"/admin/events/"+evs[0].ID+"/replay", "Authorization", "Bearer tok"); code != http.StatusAccepted {
+	if code, body := post(t, p.URL+"/admin/events/"+evs[0].ID+"/replay", "Authorization", "Bearer "+testAdminToken); code != http.StatusAccepted {
 		t.Fatalf("replay: %d %s", code, body)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -361,7 +364,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	pool := openTestPool(t, url)
 	secret := clerkfake.NewSecret(nil)
 	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret,
-		"SYNCD_RECONCILE_SCHEDULE": "off", "SYNCD_LOG_LEVEL": "debug", "SYNCD_ADMIN_TOKEN": "tok"})
+		"SYNCD_RECONCILE_SCHEDULE": "off", "SYNCD_LOG_LEVEL": "debug", "SYNCD_ADMIN_TOKEN": testAdminToken})
 	m := clerkfake.New(21)
 	evs := m.History(150)
 	for _, ev := range evs {
@@ -370,7 +373,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	deliver(t, p.URL, "whsec_"+strings.Repeat("QUJD", 8), evs[0]) // rejected signature
 	waitApplied(t, pool, 30*time.Second)
 	get(t, p.URL+"/metrics")
-	get(t, p.URL+"/admin/riverui/", "Authorization", "Bearer tok")
+	get(t, p.URL+"/admin/riverui/", "Authorization", "Bearer "+testAdminToken)
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +395,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	for _, o := range m.Organizations() {
 		personal = append(personal, o.Name)
 	}
-	personal = append(personal, secret, strings.TrimPrefix(secret, "whsec_"), "tok\"")
+	personal = append(personal, secret, strings.TrimPrefix(secret, "whsec_"), testAdminToken)
 	for _, s := range personal {
 		if strings.Contains(logs, s) {
 			t.Errorf("logs contain %q", s)

@@ -159,7 +159,7 @@ func TestReconcileCommandWithoutWait(t *testing.T) {
 func TestServeReconciles(t *testing.T) {
 	t.Parallel()
 	m, e := reconcileFakeClerk(t, 24, 40, 3, 20)
-	e = e.with("CLERK_WEBHOOK_SECRET", clerkfake.NewSecret(nil), "SYNCD_ADMIN_TOKEN", "admin-token", "SYNCD_LOG_LEVEL", "info")
+	e = e.with("CLERK_WEBHOOK_SECRET", clerkfake.NewSecret(nil), "SYNCD_ADMIN_TOKEN", "admin-token-of-24-characters", "SYNCD_LOG_LEVEL", "info")
 	p := startServe(t, e)
 	pool := openTestPool(t, e["DATABASE_URL"])
 
@@ -230,7 +230,7 @@ func reconcileAdminDo(t *testing.T, base, method, path string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer admin-token")
+	req.Header.Set("Authorization", "Bearer admin-token-of-24-characters")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

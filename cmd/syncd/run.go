@@ -25,10 +25,10 @@ Usage:
                                           sign a sample Clerk event with CLERK_WEBHOOK_SECRET and POST it
   syncd version                           version and commit
 
-Configuration is read from the environment: DATABASE_URL, CLERK_WEBHOOK_SECRET,
-CLERK_SECRET_KEY, CLERK_API_URL, SYNCD_ADDR, SYNCD_ADMIN_TOKEN,
-SYNCD_RECONCILE_SCHEDULE, SYNCD_WORKERS, SYNCD_CLERK_RPS, SYNCD_LOG_LEVEL,
-SYNCD_LOG_FORMAT (see README.md).
+Configuration is read from the environment: DATABASE_URL, CLERK_WEBHOOK_SECRET
+(or its alias CLERK_WEBHOOK_SIGNING_SECRET), CLERK_SECRET_KEY, CLERK_API_URL,
+SYNCD_ADDR, SYNCD_METRICS_ADDR, SYNCD_ADMIN_TOKEN, SYNCD_RECONCILE_SCHEDULE,
+SYNCD_WORKERS, SYNCD_CLERK_RPS, SYNCD_LOG_LEVEL, SYNCD_LOG_FORMAT (see README.md).
 `
 
 // usageError is a mistake in the command line: exit status 2.

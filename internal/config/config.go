@@ -6,18 +6,20 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 
 	"github.com/syncd/syncd/internal/clerkapi"
-	"github.com/syncd/syncd/internal/webhook"
 )
 
 // Defaults from CONTRACT.md.
@@ -27,6 +29,13 @@ const (
 	DefaultReconcileSchedule = "0 3 * * *"
 	DefaultWorkers           = 20
 	DefaultClerkRPS          = clerkapi.DefaultRPS
+
+	// MinWebhookSecretBytes is the least a whsec_ secret may decode to: 128
+	// bits, below which an HMAC key can be guessed. Clerk's own are 24 bytes.
+	MinWebhookSecretBytes = 16
+	// MinAdminTokenChars is the least SYNCD_ADMIN_TOKEN may be: the token
+	// opens River UI, whose API deletes jobs and pauses queues.
+	MinAdminTokenChars = 24
 )
 
 // Error is a configuration problem: which variable, what is wrong with it,
@@ -53,6 +62,7 @@ type Config struct {
 	ClerkSecretKey    string
 	ClerkAPIURL       string
 	Addr              string
+	MetricsAddr       string // empty: /metrics and the probes are on Addr
 	AdminToken        string
 	ReconcileSchedule cron.Schedule // nil when `off`
 	ReconcileSpec     string        // the schedule as written, or "off"
@@ -69,6 +79,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ClerkSecretKey: strings.TrimSpace(getenv("CLERK_SECRET_KEY")),
 		ClerkAPIURL:    or(strings.TrimSpace(getenv("CLERK_API_URL")), DefaultClerkAPIURL),
 		Addr:           or(strings.TrimSpace(getenv("SYNCD_ADDR")), DefaultAddr),
+		MetricsAddr:    strings.TrimSpace(getenv("SYNCD_METRICS_ADDR")),
 		AdminToken:     strings.TrimSpace(getenv("SYNCD_ADMIN_TOKEN")),
 		ReconcileSpec:  or(strings.TrimSpace(getenv("SYNCD_RECONCILE_SCHEDULE")), DefaultReconcileSchedule),
 		Workers:        DefaultWorkers,
@@ -84,13 +95,14 @@ func Load(getenv func(string) string) (Config, error) {
 				Fix: "set it like postgres://user:password@host:5432/dbname?sslmode=disable"}
 		}
 	}
-	if v := getenv("CLERK_WEBHOOK_SECRET"); strings.TrimSpace(v) != "" {
-		secrets, err := webhook.ParseSecrets(v)
-		if err != nil {
-			return c, &Error{Var: "CLERK_WEBHOOK_SECRET", Problem: err.Error(),
-				Fix: "copy the endpoint's Signing Secret (whsec_...) from the Clerk Dashboard; separate several with spaces or commas"}
-		}
-		c.WebhookSecrets = secrets
+	secrets, err := webhookSecrets(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.WebhookSecrets = secrets
+	if c.AdminToken != "" && utf8.RuneCountInString(c.AdminToken) < MinAdminTokenChars {
+		return c, &Error{Var: "SYNCD_ADMIN_TOKEN", Problem: fmt.Sprintf("is shorter than %d characters", MinAdminTokenChars),
+			Fix: "set a long random token, e.g. the output of `openssl rand -hex 32`, or unset it to turn the admin routes off"}
 	}
 	if c.ClerkSecretKey != "" && !strings.HasPrefix(c.ClerkSecretKey, "sk_") {
 		return c, &Error{Var: "CLERK_SECRET_KEY", Problem: "does not start with sk_",
@@ -103,6 +115,17 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		return c, &Error{Var: "SYNCD_ADDR", Problem: fmt.Sprintf("%q is not host:port", c.Addr),
 			Fix: "set it like :8080 or 127.0.0.1:8080"}
+	}
+	if c.MetricsAddr != "" {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil || port == "" {
+			return c, &Error{Var: "SYNCD_METRICS_ADDR", Problem: fmt.Sprintf("%q is not host:port", c.MetricsAddr),
+				Fix: "set it like 127.0.0.1:9090 or :9090, or unset it to serve /metrics on SYNCD_ADDR"}
+		}
+		if c.MetricsAddr == c.Addr && port != "0" {
+			return c, &Error{Var: "SYNCD_METRICS_ADDR", Problem: "is the same address as SYNCD_ADDR",
+				Fix: "give it a port of its own, or unset it to serve /metrics on SYNCD_ADDR"}
+		}
 	}
 	if strings.EqualFold(c.ReconcileSpec, "off") {
 		c.ReconcileSpec = "off"
@@ -155,11 +178,12 @@ func (c Config) RequireDatabase() error {
 	return nil
 }
 
-// RequireWebhookSecret checks that CLERK_WEBHOOK_SECRET is set.
+// RequireWebhookSecret checks that CLERK_WEBHOOK_SECRET (or its alias
+// CLERK_WEBHOOK_SIGNING_SECRET) is set.
 func (c Config) RequireWebhookSecret() error {
 	if len(c.WebhookSecrets) == 0 {
 		return &Error{Var: "CLERK_WEBHOOK_SECRET", Problem: "is not set",
-			Fix: "set it to the endpoint's Signing Secret (whsec_...) from the Clerk Dashboard, Webhooks page"}
+			Fix: "set it (or CLERK_WEBHOOK_SIGNING_SECRET, the name Clerk's SDKs read) to the endpoint's Signing Secret (whsec_...) from the Clerk Dashboard, Webhooks page"}
 	}
 	return nil
 }
@@ -171,6 +195,59 @@ func (c Config) RequireClerkKey() error {
 			Fix: "set it to a Secret Key (sk_...) from the Clerk Dashboard, API keys page; reconciliation reads the Backend API with it"}
 	}
 	return nil
+}
+
+// webhookSecrets reads CLERK_WEBHOOK_SECRET and its alias
+// CLERK_WEBHOOK_SIGNING_SECRET (the name Clerk's own SDKs read). Either may
+// be set; both may be set only to the same secrets. This is the one place a
+// secret is checked: the webhook verifier trusts what it is given.
+func webhookSecrets(getenv func(string) string) ([]string, error) {
+	const name, alias = "CLERK_WEBHOOK_SECRET", "CLERK_WEBHOOK_SIGNING_SECRET"
+	primary, err := parseWebhookSecrets(name, getenv(name))
+	if err != nil {
+		return nil, err
+	}
+	aliased, err := parseWebhookSecrets(alias, getenv(alias))
+	if err != nil {
+		return nil, err
+	}
+	if primary != nil && aliased != nil && !slices.Equal(primary, aliased) {
+		return nil, &Error{Var: name, Problem: "and " + alias + " are both set, to different secrets",
+			Fix: "set only one of them (" + alias + " is an alias), or give both the same value"}
+	}
+	if primary == nil {
+		return aliased, nil
+	}
+	return primary, nil
+}
+
+// parseWebhookSecrets splits one variable's value into its secrets (spaces
+// or commas between them, for rotation) and checks each: whsec_ (optional,
+// as Svix allows) then standard base64 of at least MinWebhookSecretBytes
+// bytes. nil when the variable is unset. Errors count secrets, never quote
+// them.
+func parseWebhookSecrets(name, value string) ([]string, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	const fix = "copy the endpoint's Signing Secret (whsec_...) from the Clerk Dashboard; separate several with spaces or commas"
+	secrets := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	if len(secrets) == 0 {
+		return nil, &Error{Var: name, Problem: "holds no secret", Fix: fix}
+	}
+	for i, s := range secrets {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		switch {
+		case err != nil:
+			return nil, &Error{Var: name, Problem: fmt.Sprintf("secret %d of %d is not whsec_ followed by base64", i+1, len(secrets)), Fix: fix}
+		case len(raw) < MinWebhookSecretBytes:
+			// An empty key would let anyone sign (svix-webhooks accepts
+			// one), and a short one can be guessed.
+			return nil, &Error{Var: name, Problem: fmt.Sprintf("secret %d of %d decodes to %d bytes, fewer than the %d required",
+				i+1, len(secrets), len(raw), MinWebhookSecretBytes), Fix: fix}
+		}
+	}
+	return secrets, nil
 }
 
 func or(v, def string) string {

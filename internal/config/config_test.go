@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 	t.Parallel()
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	const other = "whsec_c2Vjb25kLXNlY3JldC0yNC1ieXRlcyEh" // 24 bytes
+	weak15 := base64.StdEncoding.EncodeToString([]byte("fifteen-bytes!!"))
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -20,6 +23,14 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"secret not base64", map[string]string{"CLERK_WEBHOOK_SECRET": "whsec_***"}, "CLERK_WEBHOOK_SECRET"},
 		{"second secret bad", map[string]string{"CLERK_WEBHOOK_SECRET": secret + ",whsec_%%"}, "CLERK_WEBHOOK_SECRET"},
 		{"secret empty after prefix", map[string]string{"CLERK_WEBHOOK_SECRET": "whsec_"}, "CLERK_WEBHOOK_SECRET"},
+		{"secret of one byte", map[string]string{"CLERK_WEBHOOK_SECRET": "whsec_AA=="}, "CLERK_WEBHOOK_SECRET"},
+		{"second secret of 15 bytes", map[string]string{"CLERK_WEBHOOK_SECRET": secret + " whsec_" + weak15}, "CLERK_WEBHOOK_SECRET"},
+		{"alias secret weak", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": "whsec_" + weak15}, "CLERK_WEBHOOK_SIGNING_SECRET"},
+		{"secret and alias differ", map[string]string{"CLERK_WEBHOOK_SECRET": secret, "CLERK_WEBHOOK_SIGNING_SECRET": other}, "CLERK_WEBHOOK_SECRET"},
+		{"admin token of 4 characters", map[string]string{"SYNCD_ADMIN_TOKEN": "abcd"}, "SYNCD_ADMIN_TOKEN"},
+		{"admin token of 23 characters", map[string]string{"SYNCD_ADMIN_TOKEN": strings.Repeat("x", 23)}, "SYNCD_ADMIN_TOKEN"},
+		{"metrics addr without port", map[string]string{"SYNCD_METRICS_ADDR": "localhost"}, "SYNCD_METRICS_ADDR"},
+		{"metrics addr same as addr", map[string]string{"SYNCD_ADDR": ":8080", "SYNCD_METRICS_ADDR": ":8080"}, "SYNCD_METRICS_ADDR"},
 		{"clerk key wrong prefix", map[string]string{"CLERK_SECRET_KEY": "pk_test_abc"}, "CLERK_SECRET_KEY"},
 		{"api url not http", map[string]string{"CLERK_API_URL": "ftp://x"}, "CLERK_API_URL"},
 		{"addr without port", map[string]string{"SYNCD_ADDR": "localhost"}, "SYNCD_ADDR"},
@@ -41,9 +52,12 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 			if ce.Var != tc.wantVar || !strings.HasPrefix(err.Error(), tc.wantVar+":") {
 				t.Fatalf("error %q names %s, want %s", err, ce.Var, tc.wantVar)
 			}
-			for _, secretVar := range []string{"DATABASE_URL", "CLERK_WEBHOOK_SECRET", "CLERK_SECRET_KEY"} {
-				if v := tc.env[secretVar]; len(v) > 6 && strings.Contains(err.Error(), v) {
-					t.Fatalf("error %q repeats the value of %s", err, secretVar)
+			for _, secretVar := range []string{"DATABASE_URL", "CLERK_WEBHOOK_SECRET", "CLERK_WEBHOOK_SIGNING_SECRET", "CLERK_SECRET_KEY", "SYNCD_ADMIN_TOKEN"} {
+				for _, v := range strings.FieldsFunc(tc.env[secretVar], func(r rune) bool { return r == ' ' || r == ',' }) {
+					v = strings.TrimPrefix(v, "whsec_")
+					if len(v) > 3 && strings.Contains(err.Error(), v) {
+						t.Fatalf("error %q repeats the value of %s", err, secretVar)
+					}
 				}
 			}
 			if strings.Contains(err.Error(), "p4ss") {
@@ -73,9 +87,41 @@ func TestLoadDefaultsAndRequirements(t *testing.T) {
 	}
 	off, err := config.Load(func(k string) string {
 		return map[string]string{"SYNCD_RECONCILE_SCHEDULE": "OFF",
-			"CLERK_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2Vjb25k"}[k]
+			"CLERK_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2Vjb25kLXNlY3JldC0yNC1ieXRlcyEh"}[k]
 	})
 	if err != nil || off.ReconcileSchedule != nil || off.ReconcileSpec != "off" || len(off.WebhookSecrets) != 2 {
 		t.Fatalf("off schedule / two secrets: %+v %v", off, err)
+	}
+}
+
+// CLERK_WEBHOOK_SIGNING_SECRET, the name Clerk's SDKs read, works alone, and
+// beside CLERK_WEBHOOK_SECRET when both hold the same secrets.
+func TestWebhookSecretAlias(t *testing.T) {
+	t.Parallel()
+	const a, b = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2Vjb25kLXNlY3JldC0yNC1ieXRlcyEh"
+	for _, env := range []map[string]string{
+		{"CLERK_WEBHOOK_SIGNING_SECRET": a + " " + b},
+		{"CLERK_WEBHOOK_SECRET": a + "," + b, "CLERK_WEBHOOK_SIGNING_SECRET": a + " " + b},
+		{"CLERK_WEBHOOK_SECRET": a + " " + b, "CLERK_WEBHOOK_SIGNING_SECRET": "  "},
+	} {
+		cfg, err := config.Load(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("%v: %v", env, err)
+		}
+		if len(cfg.WebhookSecrets) != 2 || cfg.WebhookSecrets[0] != a || cfg.WebhookSecrets[1] != b || cfg.RequireWebhookSecret() != nil {
+			t.Fatalf("%v: secrets %d, want both", env, len(cfg.WebhookSecrets))
+		}
+	}
+}
+
+func TestAdminTokenAndMetricsAddr(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SYNCD_ADMIN_TOKEN": strings.Repeat("é", 24), "SYNCD_ADDR": "127.0.0.1:0", "SYNCD_METRICS_ADDR": "127.0.0.1:0"}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AdminToken != env["SYNCD_ADMIN_TOKEN"] || cfg.MetricsAddr != "127.0.0.1:0" {
+		t.Fatalf("admin token / metrics addr not read: %q", cfg.MetricsAddr)
 	}
 }
