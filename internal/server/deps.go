@@ -16,6 +16,16 @@ type Deps struct {
 	Reconciler Reconciler
 	Replayer   Replayer
 	RiverUI    http.Handler
+	// ProbesApart leaves /metrics, /healthz and /readyz out of Routes: they
+	// are served by ProbeRoutes on SYNCD_METRICS_ADDR.
+	ProbesApart bool
+}
+
+func (d Deps) logger() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
 }
 
 // Replayer re-applies one stored event. It returns an error wrapping

@@ -7,29 +7,29 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 )
 
-// Routes is syncd's whole HTTP surface. A nil handler in d leaves its route
-// out (the worker role serves no webhooks).
+// Routes is syncd's whole HTTP surface on SYNCD_ADDR. A nil handler in d
+// leaves its route out (the worker role serves no webhooks). With
+// d.ProbesApart, /metrics, /healthz and /readyz are left to ProbeRoutes on
+// SYNCD_METRICS_ADDR.
 func Routes(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
+	r.Use(Recoverer(d.logger()))
 
-	r.Method(http.MethodGet, "/healthz", Healthz())
-	r.Method(http.MethodGet, "/readyz", Readyz(d.Ready, d.Logger))
-	if d.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", d.Metrics)
+	if !d.ProbesApart {
+		probeRoutes(r, d)
 	}
 	if d.Webhook != nil {
 		r.Method(http.MethodPost, "/webhooks/clerk", d.Webhook)
 	}
 
 	r.Route("/admin", func(r chi.Router) {
-		r.Use(RequireAdminToken(d.AdminToken))
+		r.Use(RequireAdmin(d.AdminToken))
 		if d.Reconciler != nil {
-			r.Method(http.MethodPost, "/reconcile", StartReconcile(d.Reconciler))
-			r.Method(http.MethodGet, "/reconcile/runs/{id}", GetReconcileRun(d.Reconciler))
+			r.Method(http.MethodPost, "/reconcile", StartReconcile(d.Reconciler, d.logger()))
+			r.Method(http.MethodGet, "/reconcile/runs/{id}", GetReconcileRun(d.Reconciler, d.logger()))
 		}
 		if d.Replayer != nil {
-			r.Method(http.MethodPost, "/events/{id}/replay", ReplayEvent(d.Replayer))
+			r.Method(http.MethodPost, "/events/{id}/replay", ReplayEvent(d.Replayer, d.logger()))
 		}
 		// Profiles of the running process, for the operator chasing a
 		// slowdown (and make bench --cpuprofile).
@@ -40,4 +40,21 @@ func Routes(d Deps) http.Handler {
 		}
 	})
 	return r
+}
+
+// ProbeRoutes is what SYNCD_METRICS_ADDR serves: /metrics, /healthz and
+// /readyz, and nothing else.
+func ProbeRoutes(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(Recoverer(d.logger()))
+	probeRoutes(r, d)
+	return r
+}
+
+func probeRoutes(r chi.Router, d Deps) {
+	r.Method(http.MethodGet, "/healthz", Healthz())
+	r.Method(http.MethodGet, "/readyz", Readyz(d.Ready, d.logger()))
+	if d.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", d.Metrics)
+	}
 }
