@@ -94,7 +94,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Warn("database schema is not current; run `syncd migrate up`", "error", err.Error())
 	}
 
-	met := metrics.New(pool, logger)
+	met := metrics.New(pool, logger, metrics.BuildInfo{Version: version, Commit: commit})
 
 	// Reconciliation needs the Backend API key; without it the service
 	// runs, syncs webhooks, and says why it does not reconcile.
@@ -139,7 +139,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:     logger,
 		Metrics:    met.Handler(),
 		AdminToken: cfg.AdminToken,
-		Reconciler: jobs.NewReconciler(pool, client, reconcileEnabled),
+		// With SYNCD_METRICS_ADDR, probes and metrics leave the public
+		// listener for their own (probes.go).
+		ProbesApart: cfg.MetricsAddr != "",
+		Reconciler:  jobs.NewReconciler(pool, client, reconcileEnabled),
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)
@@ -188,6 +191,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
+	probes, err := listenProbes(cfg, srv, deps)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
 	if work {
 		// River gets a context that the signal does not cancel: a cancelled
 		// start context would hard-stop running jobs. Shutdown below stops
@@ -201,8 +210,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	probes.Serve(serveErr)
 	logger.Info("listening", "addr", ln.Addr().String(), "webhook_path", "/webhooks/clerk",
-		"workers", cfg.Workers, "admin", cfg.AdminToken != "")
+		"workers", cfg.Workers, "admin", cfg.AdminToken != "", "metrics_addr", probes.Addr())
 
 	var runErr error
 	select {
@@ -219,6 +229,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("http shutdown", "error", err.Error())
+	}
+	if err := probes.Shutdown(shutCtx); err != nil {
+		logger.Warn("metrics server shutdown", "error", err.Error())
 	}
 	cancel()
 	if work {

@@ -6,8 +6,10 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -15,11 +17,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/syncd/syncd/internal/apply"
+	"github.com/syncd/syncd/internal/store"
 )
+
+// BuildInfo labels syncd_build_info.
+type BuildInfo struct {
+	Version string
+	Commit  string
+}
+
+// OtherLabel stands in for a label value syncd does not know: an event
+// type it does not sync (a replayed foo.bar), an outcome it does not
+// define. Label values come from a closed list, so no input can grow the
+// number of series.
+const OtherLabel = "other"
 
 // Metrics holds every collector syncd exports.
 type Metrics struct {
 	registry        *prometheus.Registry
+	logger          *slog.Logger
 	webhookRequests *prometheus.CounterVec
 	webhookDuration *prometheus.HistogramVec
 	eventsApplied   *prometheus.CounterVec
@@ -30,11 +48,17 @@ type Metrics struct {
 }
 
 // New registers syncd's metrics, Go runtime and process metrics on a fresh
-// registry. pool, when not nil, backs the syncd_queue_jobs gauge, read from
-// River's table at scrape time.
-func New(pool *pgxpool.Pool, logger *slog.Logger) *Metrics {
+// registry. pool, when not nil, backs the syncd_queue_jobs and
+// syncd_reconcile_last_success_timestamp_seconds gauges, read from the
+// database at scrape time (so every replica reports the shared state,
+// whichever one ran the jobs).
+func New(pool *pgxpool.Pool, logger *slog.Logger, build BuildInfo) *Metrics {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
+		logger:   logger,
 		webhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncd_webhook_requests_total",
 			Help: "Webhook requests answered, by outcome.",
@@ -71,35 +95,92 @@ func New(pool *pgxpool.Pool, logger *slog.Logger) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every outcome starts at zero, so a dashboard's rate() sees the series
 	// before the first failure happens.
-	for _, o := range []string{"accepted", "duplicate", "unauthorized", "bad_request", "too_large", "unavailable"} {
+	for _, o := range webhookOutcomes {
 		m.webhookRequests.WithLabelValues(o)
 	}
 	for _, s := range []string{"succeeded", "failed"} {
 		m.reconcileRuns.WithLabelValues(s)
 	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "syncd_build_info",
+		Help: "Always 1; the labels say which build is running.",
+	}, []string{"version", "commit", "goversion"})
+	m.registry.MustRegister(buildInfo)
+	buildInfo.WithLabelValues(or(build.Version, "dev"), or(build.Commit, "unknown"), runtime.Version()).Set(1)
 	if pool != nil {
 		m.registry.MustRegister(&queueCollector{pool: pool, logger: logger, desc: prometheus.NewDesc(
 			"syncd_queue_jobs", "River jobs by state (available, retryable, discarded).", []string{"state"}, nil)})
+		m.registry.MustRegister(&lastSuccessCollector{pool: pool, logger: logger, desc: prometheus.NewDesc(
+			"syncd_reconcile_last_success_timestamp_seconds",
+			"Unix time the last successful (not dry) reconciliation run finished; 0 before the first.", nil, nil)})
 	}
 	return m
 }
 
-// Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+// The closed lists label values come from.
+var (
+	webhookOutcomes = []string{"accepted", "duplicate", "conflict", "unauthorized", "bad_request", "too_large", "unavailable"}
+	applyOutcomes   = map[string]bool{"applied": true, "skipped": true, "failed": true}
+	runStatuses     = map[string]bool{"succeeded": true, "failed": true}
+	driftKinds      = map[string]bool{"user": true, "organization": true, "membership": true}
+	driftActions    = map[string]bool{"created": true, "updated": true, "deleted": true}
+)
+
+func bounded(v string, known func(string) bool) string {
+	if known(v) {
+		return v
+	}
+	return OtherLabel
 }
+
+func in(set map[string]bool) func(string) bool { return func(v string) bool { return set[v] } }
+
+func isWebhookOutcome(v string) bool {
+	for _, o := range webhookOutcomes {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Handler serves the registry in the Prometheus text format. A collector
+// that fails (the database is down) is logged and left out: the default,
+// a 500 carrying the error text, would put driver messages in the body.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      promLogger{m.logger},
+	})
+}
+
+type promLogger struct{ l *slog.Logger }
+
+func (p promLogger) Println(v ...any) { p.l.Warn("metrics", "error", fmt.Sprint(v...)) }
 
 // Registry exposes the registry for tests and extra collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
 // WebhookHandled implements webhook.Observer.
 func (m *Metrics) WebhookHandled(outcome string, d time.Duration) {
+	outcome = bounded(outcome, isWebhookOutcome)
 	m.webhookRequests.WithLabelValues(outcome).Inc()
 	m.webhookDuration.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
-// EventApplied implements jobs.Observer.
+// EventApplied implements jobs.Observer. An event type syncd does not sync
+// (a replayed foo.bar: types come from signed but otherwise arbitrary
+// payloads) is counted as "other".
 func (m *Metrics) EventApplied(eventType, outcome string, lag time.Duration) {
+	eventType = bounded(eventType, apply.Handles)
+	outcome = bounded(outcome, in(applyOutcomes))
 	m.eventsApplied.WithLabelValues(eventType, outcome).Inc()
 	if outcome != "failed" && lag > 0 {
 		m.applyLag.Observe(lag.Seconds())
@@ -108,13 +189,14 @@ func (m *Metrics) EventApplied(eventType, outcome string, lag time.Duration) {
 
 // ReconcileFinished counts a finished run.
 func (m *Metrics) ReconcileFinished(status string) {
+	status = bounded(status, in(runStatuses))
 	m.reconcileRuns.WithLabelValues(status).Inc()
 }
 
 // ReconcileDrift counts rows a run repaired.
 func (m *Metrics) ReconcileDrift(kind, action string, n int64) {
 	if n > 0 {
-		m.reconcileDrift.WithLabelValues(kind, action).Add(float64(n))
+		m.reconcileDrift.WithLabelValues(bounded(kind, in(driftKinds)), bounded(action, in(driftActions))).Add(float64(n))
 	}
 }
 
@@ -140,10 +222,12 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	rows, err := c.pool.Query(ctx, `SELECT state::text, count(*) FROM river_job
 		WHERE state IN ('available', 'retryable', 'discarded') GROUP BY state`)
 	if err != nil {
+		// Logged, and the gauge left out of this scrape: an invalid metric
+		// would put the driver's text in the /metrics body.
 		c.logger.Warn("queue metrics", "error", err.Error())
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var state string
 		var n int64
@@ -152,10 +236,36 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		c.logger.Warn("queue metrics", "error", err.Error())
 		return
 	}
 	for state, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, n, state)
 	}
+}
+
+// lastSuccessCollector reads when the last successful reconciliation
+// finished at scrape time: the run may have been worked by another replica,
+// and a restarted process reports it at once.
+type lastSuccessCollector struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	desc   *prometheus.Desc
+}
+
+func (c *lastSuccessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *lastSuccessCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	at, ok, err := store.LastSucceededRunAt(ctx, c.pool)
+	if err != nil {
+		c.logger.Warn("reconcile metrics", "error", err.Error())
+		return
+	}
+	v := 0.0
+	if ok {
+		v = float64(at.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
 }
