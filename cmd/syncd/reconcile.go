@@ -24,6 +24,7 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 	fs := newFlagSet("reconcile", stderr)
 	wait := fs.Bool("wait", false, "wait until the run ends (working it in this process when no server does), print its report, and exit 1 if it failed")
 	dryRun := fs.Bool("dry-run", false, "report the drift a run would repair, writing nothing to the synced tables")
+	authoritative := fs.Bool("authoritative", false, "also repair conflicts: make rows newer than Clerk's version, and tombstones of objects Clerk still lists, equal to what a GET of that one object answers")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -90,7 +91,7 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 	}
 
 	rc := jobs.NewReconciler(pool, client, true)
-	id, started, err := rc.StartRun(ctx, *dryRun)
+	id, started, err := rc.Start(ctx, jobs.RunOptions{DryRun: *dryRun, Authoritative: *authoritative})
 	if err != nil {
 		return err
 	}
@@ -102,12 +103,19 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 	switch {
 	case started && *dryRun:
 		fmt.Fprintf(notes, "started reconciliation run %d (dry run: nothing will be written)\n", id)
+	case started && *authoritative:
+		fmt.Fprintf(notes, "started reconciliation run %d (authoritative: conflicts are repaired from Clerk)\n", id)
 	case started:
 		fmt.Fprintf(notes, "started reconciliation run %d\n", id)
 	default:
 		fmt.Fprintf(notes, "a reconciliation is already in progress: joined run %d\n", id)
-		if rep, err := rc.Report(ctx, id); err == nil && rep.DryRun != *dryRun {
-			fmt.Fprintf(notes, "note: run %d is %s, not what --dry-run=%v asked for\n", id, dryWord(rep.DryRun), *dryRun)
+		if rep, err := rc.Report(ctx, id); err == nil {
+			if rep.DryRun != *dryRun {
+				fmt.Fprintf(notes, "note: run %d is %s, not what --dry-run=%v asked for\n", id, dryWord(rep.DryRun), *dryRun)
+			}
+			if rep.Authoritative != *authoritative {
+				fmt.Fprintf(notes, "note: run %d has --authoritative=%v, not what was asked for\n", id, rep.Authoritative)
+			}
 		}
 	}
 
@@ -176,24 +184,30 @@ func dryWord(dry bool) string {
 // writeReport prints a run as a table of kinds by counts.
 func writeReport(w io.Writer, r reconcile.Report) error {
 	mode := r.Trigger
+	if r.Authoritative {
+		mode += ", authoritative"
+	}
 	if r.DryRun {
 		mode += ", dry run: nothing was written"
 	}
 	fmt.Fprintf(w, "reconciliation run %d (%s) %s in %s\n\n", r.RunID, mode, r.Status,
 		(time.Duration(r.DurationSeconds * float64(time.Second))).Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tSEEN\tCREATED\tUPDATED\tDELETED\tUNCHANGED\tERRORS")
+	fmt.Fprintln(tw, "KIND\tSEEN\tCREATED\tUPDATED\tDELETED\tUNCHANGED\tERRORS\tCONFLICTS\tREPAIRED")
 	for _, k := range []struct {
 		name string
 		c    reconcile.KindReport
 	}{{"users", r.Users}, {"organizations", r.Organizations}, {"memberships", r.Memberships}} {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k.name, k.c.Seen, k.c.Created, k.c.Updated,
-			k.c.Deleted, k.c.Unchanged, k.c.Errors)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", k.name, k.c.Seen, k.c.Created, k.c.Updated,
+			k.c.Deleted, k.c.Unchanged, k.c.Errors, k.c.Conflicts, k.c.Repaired)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nBackend API requests: %d (rate limited: %d)\n", r.APIRequests, r.APIRateLimited)
+	if n := r.Conflicts(); n > 0 && !r.Authoritative {
+		fmt.Fprintf(w, "%d conflicts left alone (rows newer than Clerk's version, or deleted here while Clerk still lists them; the log names each): run `syncd reconcile --authoritative` to make them equal to Clerk\n", n)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", r.Error)
 	}

@@ -19,10 +19,14 @@ import (
 // Manual triggers create the run row first and carry its id; the schedule
 // carries RunID 0 and the worker creates the row, so a tick that finds a run
 // in progress simply does nothing.
+//
+// The run's row is the authority on dry_run and authoritative; the args
+// carry them for whoever reads the job in River UI.
 type ReconcileArgs struct {
-	RunID   int64  `json:"run_id" river:"unique"`
-	DryRun  bool   `json:"dry_run,omitempty"`
-	Trigger string `json:"trigger"`
+	RunID         int64  `json:"run_id" river:"unique"`
+	DryRun        bool   `json:"dry_run,omitempty"`
+	Authoritative bool   `json:"authoritative,omitempty"`
+	Trigger       string `json:"trigger"`
 }
 
 // Kind is River's name for the job.
@@ -72,6 +76,25 @@ func NewReconciler(pool *pgxpool.Pool, client *Client, enabled bool) *Reconciler
 // A 'running' row left by a dead process is failed first, so that it does
 // not block new runs forever.
 func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (int64, bool, error) {
+	return r.Start(ctx, RunOptions{DryRun: dryRun})
+}
+
+// RunOptions says what kind of manual run to start.
+type RunOptions struct {
+	// DryRun writes nothing and reports the drift a real run would repair.
+	DryRun bool
+	// Authoritative also repairs conflicts (sync rule 5): rows newer than
+	// Clerk's version, and tombstones of objects Clerk still lists, are made
+	// equal to what a GET of that one object answers. POST
+	// /admin/reconcile?authoritative=true and `syncd reconcile
+	// --authoritative` ask for it; scheduled runs never do.
+	Authoritative bool
+}
+
+// Start is StartRun with every option. When a run is already in progress
+// it is joined whatever its options (the caller can compare them with the
+// run's report).
+func (r *Reconciler) Start(ctx context.Context, opts RunOptions) (int64, bool, error) {
 	if !r.enabled {
 		return 0, false, ErrReconcileDisabled
 	}
@@ -82,14 +105,16 @@ func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (int64, bool, er
 	started := false
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		var err error
-		id, err = store.InsertRun(ctx, tx, store.NewRun{Trigger: store.TriggerManual, DryRun: dryRun})
+		id, err = store.InsertRun(ctx, tx, store.NewRun{Trigger: store.TriggerManual, DryRun: opts.DryRun,
+			Authoritative: opts.Authoritative})
 		if errors.Is(err, store.ErrRunInProgress) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		res, err := r.client.InsertTx(ctx, tx, ReconcileArgs{RunID: id, DryRun: dryRun, Trigger: store.TriggerManual}, nil)
+		res, err := r.client.InsertTx(ctx, tx, ReconcileArgs{RunID: id, DryRun: opts.DryRun,
+			Authoritative: opts.Authoritative, Trigger: store.TriggerManual}, nil)
 		if err != nil {
 			return fmt.Errorf("enqueue reconciliation run %d: %w", id, err)
 		}

@@ -715,7 +715,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"run_id":7`, `"duration_seconds":90`, `"users":{"seen":3,"created":1,"updated":0,"deleted":0,"unchanged":2,"errors":0}`, `"api_requests":4`} {
+	for _, want := range []string{`"run_id":7`, `"duration_seconds":90`, `"users":{"seen":3,"created":1,"updated":0,"deleted":0,"unchanged":2,"errors":0,"conflicts":0,"repaired":0}`, `"authoritative":false`, `"api_requests":4`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report %s lacks %s", b, want)
 		}

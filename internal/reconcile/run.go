@@ -19,13 +19,18 @@ import (
 // runState is one run at work. Only the goroutine running execute touches
 // it; the listing goroutines of stream only call the API client.
 type runState struct {
-	conn   *pgxpool.Conn // the run's own connection: its temporary tables live here
-	api    *clerkapi.Client
-	id     int64
-	dry    bool
-	since  time.Time // the run's started_at: rows written later are newer than the run
-	totals store.RunTotals
-	logger *slog.Logger
+	conn *pgxpool.Conn // the run's own connection: its temporary tables live here
+	api  *clerkapi.Client
+	id   int64
+	dry  bool
+	// authoritative repairs conflicts (`syncd reconcile --authoritative`).
+	authoritative bool
+	// pending are the conflicts of the kind being listed, waiting for
+	// their repair (authoritative runs only).
+	pending []pendingConflict
+	since   time.Time // the run's started_at: rows written later are newer than the run
+	totals  store.RunTotals
+	logger  *slog.Logger
 }
 
 // execute lists each kind and settles its deletion candidates, users first:
@@ -39,12 +44,16 @@ func (x *runState) execute(ctx context.Context) error {
 		if err := stream(ctx, k.list, k.parse); err != nil {
 			return fmt.Errorf("list %ss: %w", k.kind, err)
 		}
+		if err := x.repair(ctx, k.kind); err != nil {
+			return fmt.Errorf("repair %s conflicts: %w", k.kind, err)
+		}
 		if err := x.sweep(ctx, k); err != nil {
 			return fmt.Errorf("deleted %ss: %w", k.kind, err)
 		}
 		c := x.counts(k.kind)
 		x.logger.InfoContext(ctx, "reconciled "+k.kind+"s", "seen", c.Seen, "created", c.Created,
-			"updated", c.Updated, "deleted", c.Deleted, "unchanged", c.Unchanged, "errors", c.Errors)
+			"updated", c.Updated, "deleted", c.Deleted, "unchanged", c.Unchanged, "errors", c.Errors,
+			"conflicts", c.Conflicts, "repaired", c.Repaired)
 	}
 	return nil
 }
@@ -77,7 +86,7 @@ func (x *runState) users() kindOps {
 	k := kindOps{kind: store.KindUser, list: x.api.ListUsers}
 	k.parse = func(page []json.RawMessage) pageWrite {
 		return parsePage(x, store.KindUser, page, apply.ParseUser,
-			func(u store.User) string { return u.ID }, apply.Users)
+			func(u store.User) objRef { return objRef{ID: u.ID, Version: u.UpdatedAt} }, apply.Users)
 	}
 	k.settle = func(ctx context.Context, c store.Candidate) error {
 		raw, err := x.api.GetUser(ctx, c.ID)
@@ -90,7 +99,7 @@ func (x *runState) organizations() kindOps {
 	k := kindOps{kind: store.KindOrganization, list: x.api.ListOrganizations}
 	k.parse = func(page []json.RawMessage) pageWrite {
 		return parsePage(x, store.KindOrganization, page, apply.ParseOrganization,
-			func(o store.Organization) string { return o.ID }, apply.Organizations)
+			func(o store.Organization) objRef { return objRef{ID: o.ID, Version: o.UpdatedAt} }, apply.Organizations)
 	}
 	k.settle = func(ctx context.Context, c store.Candidate) error {
 		raw, err := x.api.GetOrganization(ctx, c.ID)
@@ -114,7 +123,9 @@ func (x *runState) memberships() kindOps {
 	k := kindOps{kind: store.KindMembership, list: x.api.ListMemberships}
 	k.parse = func(page []json.RawMessage) pageWrite {
 		return parsePage(x, store.KindMembership, page, parseMember,
-			func(mb member) string { return mb.m.ID }, x.writeMembers)
+			func(mb member) objRef {
+				return objRef{ID: mb.m.ID, Version: mb.m.UpdatedAt, OrganizationID: mb.m.OrganizationID, UserID: mb.m.UserID}
+			}, x.writeMembers)
 	}
 	k.settle = func(ctx context.Context, c store.Candidate) error { return x.settleMembership(ctx, k, c) }
 	return k
@@ -158,8 +169,12 @@ func (x *runState) writeMembers(ctx context.Context, db store.DBTX, items []memb
 // parsed, or that Postgres refuses to store, is counted as an error and
 // logged by id; it does not stop the run, and it still counts as seen, so
 // that it is not mistaken for a deletion.
+//
+// A listed object the version rule refused is a conflict when its row is a
+// tombstone or newer than Clerk's version (conflicts.go): counted as such,
+// not as unchanged.
 func parsePage[T any](x *runState, kind string, page []json.RawMessage,
-	parse func([]byte) (T, error), id func(T) string,
+	parse func([]byte) (T, error), ref func(T) objRef,
 	write func(context.Context, store.DBTX, []T) ([]store.Write, error)) pageWrite {
 	type failure struct {
 		id  string
@@ -179,7 +194,7 @@ func parsePage[T any](x *runState, kind string, page []json.RawMessage,
 			continue
 		}
 		items = append(items, v)
-		ids = append(ids, id(v))
+		ids = append(ids, ref(v).ID)
 	}
 	return func(ctx context.Context) error {
 		c := x.counts(kind)
@@ -189,21 +204,29 @@ func parsePage[T any](x *runState, kind string, page []json.RawMessage,
 			x.logger.WarnContext(ctx, "listed object cannot be applied", "kind", kind, "object_id", f.id, "error", f.err.Error())
 		}
 		return pgx.BeginFunc(ctx, x.conn, func(tx pgx.Tx) error {
-			ws, unstorable, err := writeIsolated(ctx, x, tx, kind, items, id, write)
+			ws, unstorable, err := writeIsolated(ctx, x, tx, kind, items, func(v T) string { return ref(v).ID }, write)
 			if err != nil {
 				return err
 			}
-			c.Errors += unstorable
-			for _, w := range ws {
-				switch w {
-				case store.Created:
+			var refused []objRef
+			for i, w := range ws {
+				switch {
+				case unstorable[i]:
+					c.Errors++
+				case w == store.Created:
 					c.Created++
-				case store.Updated:
+				case w == store.Updated:
 					c.Updated++
 				default:
-					c.Unchanged++
+					refused = append(refused, ref(items[i]))
 				}
 			}
+			conflicts, err := x.findConflicts(ctx, tx, kind, refused)
+			if err != nil {
+				return err
+			}
+			c.Unchanged += int64(len(refused)) - conflicts
+			c.Conflicts += conflicts
 			if err := store.RecordSeen(ctx, tx, kind, ids); err != nil {
 				return err
 			}
@@ -215,10 +238,10 @@ func parsePage[T any](x *runState, kind string, page []json.RawMessage,
 // writeIsolated writes items in one statement. If Postgres refuses a value
 // (a \u0000 in a JSON string, which jsonb cannot hold), the whole statement
 // fails, so the page is written again object by object to find and skip the
-// offending ones. It returns the writes of the objects written and how many
-// were skipped.
+// offending ones. It returns the write of each item, in order, and which
+// items were skipped as unstorable (nil when none was).
 func writeIsolated[T any](ctx context.Context, x *runState, tx pgx.Tx, kind string, items []T, id func(T) string,
-	write func(context.Context, store.DBTX, []T) ([]store.Write, error)) ([]store.Write, int64, error) {
+	write func(context.Context, store.DBTX, []T) ([]store.Write, error)) ([]store.Write, []bool, error) {
 	var ws []store.Write
 	err := x.savepoint(ctx, tx, func(sp pgx.Tx) error {
 		var err error
@@ -226,11 +249,11 @@ func writeIsolated[T any](ctx context.Context, x *runState, tx pgx.Tx, kind stri
 		return err
 	})
 	if err == nil || !errors.Is(err, store.ErrUnstorable) {
-		return ws, 0, err
+		return ws, make([]bool, len(ws)), err
 	}
-	ws = nil
-	var failed int64
-	for _, it := range items {
+	ws = make([]store.Write, len(items))
+	failed := make([]bool, len(items))
+	for i, it := range items {
 		var w []store.Write
 		err := x.savepoint(ctx, tx, func(sp pgx.Tx) error {
 			var err error
@@ -239,12 +262,12 @@ func writeIsolated[T any](ctx context.Context, x *runState, tx pgx.Tx, kind stri
 		})
 		switch {
 		case errors.Is(err, store.ErrUnstorable):
-			failed++
+			failed[i] = true
 			x.logger.WarnContext(ctx, "listed object cannot be stored", "kind", kind, "object_id", id(it), "error", err.Error())
 		case err != nil:
-			return nil, 0, err
+			return nil, nil, err
 		default:
-			ws = append(ws, w[0])
+			ws[i] = w[0]
 		}
 	}
 	return ws, failed, nil

@@ -115,15 +115,16 @@ func (r *Runner) Run(ctx context.Context, runID int64) (store.Run, error) {
 	if err != nil {
 		return store.Run{}, err
 	}
-	logger := r.logger.With("run_id", runID, "dry_run", run.DryRun)
+	logger := r.logger.With("run_id", runID, "dry_run", run.DryRun, "authoritative", run.Authoritative)
 	logger.InfoContext(ctx, "reconciliation started", "trigger", run.Trigger)
 
 	x := &runState{
-		conn:   conn,
-		id:     runID,
-		dry:    run.DryRun,
-		since:  run.StartedAt,
-		logger: logger,
+		conn:          conn,
+		id:            runID,
+		dry:           run.DryRun,
+		authoritative: run.Authoritative,
+		since:         run.StartedAt,
+		logger:        logger,
 	}
 	runErr := func() error {
 		api, err := clerkapi.New(r.clerk)
@@ -183,7 +184,8 @@ func (r *Runner) Run(ctx context.Context, runID int64) (store.Run, error) {
 		c    store.RunCounts
 	}{{"users", x.totals.Users}, {"organizations", x.totals.Organizations}, {"memberships", x.totals.Memberships}} {
 		attrs = append(attrs, slog.Group(k.name, "seen", k.c.Seen, "created", k.c.Created, "updated", k.c.Updated,
-			"deleted", k.c.Deleted, "unchanged", k.c.Unchanged, "errors", k.c.Errors))
+			"deleted", k.c.Deleted, "unchanged", k.c.Unchanged, "errors", k.c.Errors,
+			"conflicts", k.c.Conflicts, "repaired", k.c.Repaired))
 	}
 	if runErr != nil {
 		logger.ErrorContext(ctx, "reconciliation failed", append(attrs, "error", errText)...)

@@ -39,6 +39,13 @@ type RunCounts struct {
 	Deleted   int64
 	Unchanged int64
 	Errors    int64 // objects that could not be parsed or stored
+	// Conflicts are listed objects whose row is newer than Clerk's version,
+	// or a tombstone, and was not written since the run started (sync rule
+	// 5): left alone, and not counted as unchanged.
+	Conflicts int64
+	// Repaired are the conflicts an authoritative run made equal to what a
+	// GET of the object answered.
+	Repaired int64
 }
 
 // RunTotals is the progress of a run: its counts and its API usage.
@@ -52,30 +59,33 @@ type RunTotals struct {
 
 // Run is one row of clerk.reconciliation_runs.
 type Run struct {
-	ID         int64
-	Trigger    string
-	Status     string
-	DryRun     bool
-	JobID      *int64
-	StartedAt  time.Time
-	FinishedAt *time.Time
-	Error      string
+	ID      int64
+	Trigger string
+	Status  string
+	DryRun  bool
+	// Authoritative runs repair conflicts (`syncd reconcile --authoritative`).
+	Authoritative bool
+	JobID         *int64
+	StartedAt     time.Time
+	FinishedAt    *time.Time
+	Error         string
 	RunTotals
 }
 
 // NewRun is a run about to start.
 type NewRun struct {
-	Trigger string
-	DryRun  bool
-	JobID   *int64 // nil when the job is inserted after the row (SetRunJob)
+	Trigger       string
+	DryRun        bool
+	Authoritative bool
+	JobID         *int64 // nil when the job is inserted after the row (SetRunJob)
 }
 
 // totalsColumns lists the count columns in the order totalsArgs and scanRun
 // use them.
 func totalsColumns() []string {
-	cols := make([]string, 0, 20)
+	cols := make([]string, 0, 26)
 	for _, kind := range []string{"users", "organizations", "memberships"} {
-		for _, c := range []string{"seen", "created", "updated", "deleted", "unchanged", "errors"} {
+		for _, c := range []string{"seen", "created", "updated", "deleted", "unchanged", "errors", "conflicts", "repaired"} {
 			cols = append(cols, kind+"_"+c)
 		}
 	}
@@ -85,7 +95,7 @@ func totalsColumns() []string {
 func totalsArgs(t RunTotals) []any {
 	var args []any
 	for _, c := range []RunCounts{t.Users, t.Organizations, t.Memberships} {
-		args = append(args, c.Seen, c.Created, c.Updated, c.Deleted, c.Unchanged, c.Errors)
+		args = append(args, c.Seen, c.Created, c.Updated, c.Deleted, c.Unchanged, c.Errors, c.Conflicts, c.Repaired)
 	}
 	return append(args, t.APIRequests, t.APIRateLimited)
 }
@@ -93,7 +103,7 @@ func totalsArgs(t RunTotals) []any {
 func totalsDests(t *RunTotals) []any {
 	var dests []any
 	for _, c := range []*RunCounts{&t.Users, &t.Organizations, &t.Memberships} {
-		dests = append(dests, &c.Seen, &c.Created, &c.Updated, &c.Deleted, &c.Unchanged, &c.Errors)
+		dests = append(dests, &c.Seen, &c.Created, &c.Updated, &c.Deleted, &c.Unchanged, &c.Errors, &c.Conflicts, &c.Repaired)
 	}
 	return append(dests, &t.APIRequests, &t.APIRateLimited)
 }
@@ -109,13 +119,13 @@ func setTotals(first int) string {
 }
 
 func runColumns() string {
-	return `id, trigger, status, dry_run, job_id, started_at, finished_at, coalesce(error, ''), ` +
+	return `id, trigger, status, dry_run, authoritative, job_id, started_at, finished_at, coalesce(error, ''), ` +
 		strings.Join(totalsColumns(), ", ")
 }
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
-	dests := append([]any{&r.ID, &r.Trigger, &r.Status, &r.DryRun, &r.JobID, &r.StartedAt, &r.FinishedAt, &r.Error},
+	dests := append([]any{&r.ID, &r.Trigger, &r.Status, &r.DryRun, &r.Authoritative, &r.JobID, &r.StartedAt, &r.FinishedAt, &r.Error},
 		totalsDests(&r.RunTotals)...)
 	err := row.Scan(dests...)
 	return r, err
@@ -128,14 +138,14 @@ func scanRun(row pgx.Row) (Run, error) {
 // two callers racing, one starts the run and the other joins it.
 func InsertRun(ctx context.Context, db DBTX, r NewRun) (int64, error) {
 	const insert = `
-INSERT INTO clerk.reconciliation_runs (trigger, dry_run, job_id) VALUES ($1, $2, $3)
+INSERT INTO clerk.reconciliation_runs (trigger, dry_run, job_id, authoritative) VALUES ($1, $2, $3, $4)
 ON CONFLICT DO NOTHING
 RETURNING id`
 	// The running run may finish between the refused insert and the read;
 	// then the insert is simply tried again.
 	for range 5 {
 		var id int64
-		err := db.QueryRow(ctx, insert, r.Trigger, r.DryRun, r.JobID).Scan(&id)
+		err := db.QueryRow(ctx, insert, r.Trigger, r.DryRun, r.JobID, r.Authoritative).Scan(&id)
 		if err == nil {
 			return id, nil
 		}
