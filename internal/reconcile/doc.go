@@ -23,8 +23,15 @@
 // in a savepoint that is discarded) and counts the candidates that 404 as
 // deleted without writing; its report is the drift a real run would repair.
 //
+// A listed object whose row is a tombstone, or holds a version newer than
+// the one Clerk lists, and that nothing wrote since the run started, is a
+// conflict (sync rule 5): counted per kind and left alone. An authoritative
+// run (`syncd reconcile --authoritative`) then GETs each one and makes the
+// row equal to the answer, reviving a tombstone or overwriting a forged
+// version, or tombstoning the row when Clerk answers 404 (conflicts.go).
+//
 // Each run is a row of clerk.reconciliation_runs: per-kind counts (seen,
-// created, updated, deleted, unchanged, errors), API requests made and 429s
+// created, updated, deleted, unchanged, errors, conflicts, repaired), API requests made and 429s
 // met, status and error. Starting runs (River jobs, schedules, the admin
 // route, `syncd reconcile`) is package jobs' business; this package runs
 // one that exists.
