@@ -16,7 +16,7 @@ const usage = `syncd keeps a Postgres copy of a Clerk instance's users, organiza
 Usage:
   syncd serve [--role all|api|worker]     HTTP server and River workers (all), or one half
   syncd migrate up|status|down            apply, list or roll back (one step) the migrations
-  syncd reconcile [--wait] [--dry-run] [--json]
+  syncd reconcile [--wait] [--dry-run] [--authoritative] [--json]
                                           start a reconciliation against the Clerk Backend API
   syncd replay --event ID                 re-apply one stored webhook event
   syncd replay --since RFC3339 [--type T] re-apply stored events received since a time
