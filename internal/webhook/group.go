@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +65,7 @@ type pendingEvent struct {
 }
 
 // stored is what became of one event: new (false for a redelivery) or an
-// error that answers 503 (or 400 for ErrUnstorable).
+// error that answers 503 (400 for ErrUnstorable, 409 for errConflict).
 type stored struct {
 	inserted bool
 	err      error
@@ -99,8 +100,19 @@ func (c *committer) commitGroup(group []*pendingEvent) {
 	}
 }
 
-// tx is the group's one transaction. A second copy of an id within the
-// group is a redelivery of the first and stores nothing.
+// errConflict answers a delivery whose svix-id is already stored (or comes
+// first in its group) with a different body: 409, and the first is kept.
+var errConflict = errors.New("svix-id already received with a different body")
+
+// errVanished answers a delivery whose id the insert found taken but whose
+// row was gone a moment later (deleted by retention in between): 503, so
+// Svix delivers it again and it is then stored.
+var errVanished = errors.New("stored event vanished during the delivery")
+
+// tx is the group's one transaction. A second copy of an id, within the
+// group or of one stored before, is a redelivery when its body is the same
+// (same body_sha256) and a conflict when it is not; neither stores
+// anything.
 func (c *committer) tx(group []*pendingEvent) ([]stored, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
@@ -119,14 +131,42 @@ func (c *committer) tx(group []*pendingEvent) ([]stored, error) {
 		if err != nil {
 			return err
 		}
+		// What each id is stored under now: the body just inserted, or the
+		// one stored before, read in the same transaction.
+		ref := make(map[string][]byte, len(first))
+		var taken []string
+		for id, i := range first {
+			if inserted[id] {
+				ref[id] = group[i].ev.BodySHA256
+			} else {
+				taken = append(taken, id)
+			}
+		}
+		var before map[string][]byte
+		if len(taken) > 0 {
+			if before, err = store.StoredBodyHashes(ctx, tx, taken); err != nil {
+				return err
+			}
+			for id, sum := range before {
+				ref[id] = sum
+			}
+		}
 		var params []river.InsertManyParams
 		for i, p := range group {
-			if first[p.ev.ID] != i || !inserted[p.ev.ID] {
+			id := p.ev.ID
+			if first[id] == i && inserted[id] {
+				out[i].inserted = true
+				if p.synced {
+					params = append(params, river.InsertManyParams{Args: jobs.ApplyEventArgs{EventID: id}})
+				}
 				continue
 			}
-			out[i].inserted = true
-			if p.synced {
-				params = append(params, river.InsertManyParams{Args: jobs.ApplyEventArgs{EventID: p.ev.ID}})
+			sum, ok := ref[id]
+			switch {
+			case !ok:
+				out[i].err = errVanished
+			case sum != nil && p.ev.BodySHA256 != nil && !bytes.Equal(sum, p.ev.BodySHA256):
+				out[i].err = errConflict
 			}
 		}
 		if len(params) == 0 {

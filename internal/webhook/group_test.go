@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -343,5 +345,53 @@ func TestConcurrentStoresThroughTheBatcher(t *testing.T) {
 	}
 	if len(rows) != n+1 || slices.Contains(ids, "msg_nul") {
 		t.Errorf("%d events stored, want %d without msg_nul", len(rows), n+1)
+	}
+}
+
+// withBody gives a group event the body_sha256 of body, as the handler does.
+func withBody(ev store.NewEvent, body string) store.NewEvent {
+	sum := sha256.Sum256([]byte(body))
+	ev.BodySHA256 = sum[:]
+	return ev
+}
+
+// Same id, another body: within one group the first copy wins and a copy
+// with another body is a conflict; in a later group the stored body wins.
+// A conflict refuses only its own request, never its group.
+func TestSameIDWithAnotherBodyInAGroupIsAConflict(t *testing.T) {
+	t.Parallel()
+	pool, _ := testdb.New(t)
+	c := newCommitter(pool, riverEnqueuer(t, pool), 5*time.Second, 0, 0)
+
+	a := withBody(groupEvent("msg_x", "user.updated", "user_1"), "body A")
+	b := withBody(groupEvent("msg_x", "user.updated", "user_1"), "body B")
+	other := withBody(groupEvent("msg_other", "user.updated", "user_2"), "body O")
+	cases := []struct {
+		name  string
+		group []store.NewEvent
+		want  []stored
+	}{
+		{"first group", []store.NewEvent{a, b, other, a},
+			[]stored{{inserted: true}, {err: errConflict}, {inserted: true}, {}}},
+		{"later group", []store.NewEvent{b, a, withBody(groupEvent("msg_new", "user.created", "user_3"), "body N")},
+			[]stored{{err: errConflict}, {}, {inserted: true}}},
+	}
+	for _, tc := range cases {
+		res := commit(c, tc.group...)
+		for i, r := range res {
+			if r.inserted != tc.want[i].inserted || !errors.Is(r.err, tc.want[i].err) || (r.err == nil) != (tc.want[i].err == nil) {
+				t.Errorf("%s: request %d (%s) answered %+v, want %+v", tc.name, i, tc.group[i].ID, r, tc.want[i])
+			}
+		}
+	}
+	var sum []byte
+	if err := pool.QueryRow(context.Background(), `SELECT body_sha256 FROM clerk.webhook_events WHERE id = 'msg_x'`).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sum, a.BodySHA256) {
+		t.Errorf("msg_x stored under %x, want the first body's %x", sum, a.BodySHA256)
+	}
+	if rows := eventRows(t, pool); len(rows) != 3 || countJobs(t, pool) != 3 {
+		t.Errorf("%d events and %d jobs, want 3 and 3", len(rows), countJobs(t, pool))
 	}
 }

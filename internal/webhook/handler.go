@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,10 +23,24 @@ import (
 // MaxBodyBytes is the largest body accepted (CONTRACT.md: 413 above 1 MiB).
 const MaxBodyBytes = 1 << 20
 
+// MaxHeaderBytes is the most request headers may take (CONTRACT.md: 431
+// above 64 KiB). net/http answers 431 itself once a request's line and
+// headers pass the server's MaxHeaderBytes plus 4 KiB of read-buffer slack,
+// so ServerMaxHeaderBytes, the value for http.Server.MaxHeaderBytes, is 4
+// KiB less to make the limit 64 KiB in fact.
+const (
+	MaxHeaderBytes       = 64 << 10
+	ServerMaxHeaderBytes = MaxHeaderBytes - 4<<10
+)
+
+// RetryAfter is the Retry-After (seconds) of every 503 the webhook answers.
+const RetryAfter = "5"
+
 // Outcomes, as the syncd_webhook_requests_total metric labels them.
 const (
 	OutcomeAccepted     = "accepted"
 	OutcomeDuplicate    = "duplicate"
+	OutcomeConflict     = "conflict"
 	OutcomeUnauthorized = "unauthorized"
 	OutcomeBadRequest   = "bad_request"
 	OutcomeTooLarge     = "too_large"
@@ -55,6 +70,11 @@ type Config struct {
 	// MaxGroup and MaxInflight tune group commit (group.go); zero means
 	// the defaults.
 	MaxGroup, MaxInflight int
+	// MaxConcurrent bounds the requests past the header check at once
+	// (reading, verifying, storing); one more is answered 503 with
+	// Retry-After at once instead of queueing its body in memory. Zero
+	// means 4 per connection of Pool.
+	MaxConcurrent int
 }
 
 // Handler returns the POST /webhooks/clerk handler.
@@ -62,12 +82,17 @@ func Handler(cfg Config) http.Handler {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	return &handler{cfg: cfg, commit: newCommitter(cfg.Pool, cfg.Enqueuer, cfg.StoreTimeout, cfg.MaxGroup, cfg.MaxInflight)}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 4 * int(cfg.Pool.Config().MaxConns)
+	}
+	return &handler{cfg: cfg, commit: newCommitter(cfg.Pool, cfg.Enqueuer, cfg.StoreTimeout, cfg.MaxGroup, cfg.MaxInflight),
+		slots: make(chan struct{}, cfg.MaxConcurrent)}
 }
 
 type handler struct {
 	cfg    Config
 	commit *committer
+	slots  chan struct{} // one per request past the header check
 }
 
 type reply struct {
@@ -104,9 +129,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Request) reply {
+	// Everything that can be judged from the headers is, before a byte of
+	// the body is read: an unsigned or stale request costs nothing more.
+	if err := CheckHeaders(r.Header, time.Now()); err != nil {
+		return unauthorized
+	}
 	if r.ContentLength > MaxBodyBytes {
 		return reply{status: http.StatusRequestEntityTooLarge, outcome: OutcomeTooLarge,
 			message: fmt.Sprintf("body is over %d bytes", MaxBodyBytes)}
+	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		return reply{status: http.StatusServiceUnavailable, outcome: OutcomeUnavailable,
+			message: "too many webhooks in progress; retry later"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -119,10 +156,22 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	id, err := h.cfg.Verifier.Verify(body, r.Header)
 	if err != nil {
-		return reply{status: http.StatusUnauthorized, outcome: OutcomeUnauthorized,
-			message: "missing, invalid or expired signature: check the endpoint's signing secret in CLERK_WEBHOOK_SECRET and this host's clock"}
+		return unauthorized
 	}
-	env, err := ParseEnvelope(body)
+	if len(id) > MaxIDLength {
+		// Not echoed: the id is the problem.
+		return reply{status: http.StatusBadRequest, outcome: OutcomeBadRequest,
+			message: fmt.Sprintf("svix-id is longer than %d bytes", MaxIDLength)}
+	}
+	// The signature covers the exact bytes; what is stored is those bytes
+	// as jsonb can hold them, and their hash tells a redelivery from a
+	// conflicting body under the same id.
+	sum := sha256.Sum256(body)
+	payload, err := StorableJSON(body)
+	if err != nil {
+		return reply{status: http.StatusBadRequest, outcome: OutcomeBadRequest, eventID: id, message: err.Error()}
+	}
+	env, err := parseEnvelope(payload)
 	if err != nil {
 		return reply{status: http.StatusBadRequest, outcome: OutcomeBadRequest, eventID: id, message: err.Error()}
 	}
@@ -132,7 +181,8 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 		ObjectID:   env.ObjectID,
 		InstanceID: env.InstanceID,
 		OccurredAt: env.OccurredAt,
-		Payload:    body,
+		Payload:    payload,
+		BodySHA256: sum[:],
 		Status:     store.StatusPending,
 	}
 	synced := jobs.Syncs(env.Type)
@@ -140,11 +190,17 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 		ev.Status, ev.Detail = store.StatusSkipped, "event type not synced"
 	}
 	inserted, err := h.commit.store(ev, synced)
-	if err != nil {
-		if errors.Is(err, store.ErrUnstorable) {
-			return reply{status: http.StatusBadRequest, outcome: OutcomeBadRequest, eventID: id, typ: env.Type,
-				message: "payload cannot be stored: " + err.Error()}
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, errConflict):
+		return reply{status: http.StatusConflict, outcome: OutcomeConflict, eventID: id, typ: env.Type,
+			message: "an event with this svix-id was already received with a different body; the first is kept"}
+	case errors.Is(err, store.ErrUnstorable):
+		// The details (SQLSTATE, server message) go to the log only.
+		h.cfg.Logger.WarnContext(ctx, "webhook event cannot be stored", "event_id", id, "error", err.Error())
+		return reply{status: http.StatusBadRequest, outcome: OutcomeBadRequest, eventID: id, typ: env.Type,
+			message: "the payload cannot be stored"}
+	default:
 		h.cfg.Logger.ErrorContext(ctx, "store webhook event", "event_id", id, "error", err.Error())
 		return reply{status: http.StatusServiceUnavailable, outcome: OutcomeUnavailable, eventID: id, typ: env.Type,
 			message: "the event could not be stored; it will be accepted when redelivered"}
@@ -155,8 +211,14 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return reply{status: http.StatusAccepted, outcome: OutcomeAccepted, eventID: id, typ: env.Type}
 }
 
+var unauthorized = reply{status: http.StatusUnauthorized, outcome: OutcomeUnauthorized,
+	message: "missing, invalid or expired signature: check the endpoint's signing secret in CLERK_WEBHOOK_SECRET and this host's clock"}
+
 func writeReply(w http.ResponseWriter, rep reply) {
 	w.Header().Set("Content-Type", "application/json")
+	if rep.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
 	w.WriteHeader(rep.status)
 	body := map[string]string{"outcome": rep.outcome}
 	if rep.eventID != "" {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 )
@@ -76,6 +78,36 @@ func (v *Verifier) Verify(body []byte, h http.Header) (string, error) {
 		last = err
 	}
 	return "", fmt.Errorf("%w: %v", ErrUnauthorized, last)
+}
+
+// Tolerance is how far a signature's timestamp may be from this host's
+// clock, either way: Svix's five minutes, which its library enforces again
+// in Verify.
+const Tolerance = 5 * time.Minute
+
+// CheckHeaders is what can be known of a request's signature before its
+// body is read: the id, timestamp and signature headers are all present
+// (the svix-* set, else the webhook-* set, as Verify chooses), and the
+// timestamp is an integer within Tolerance of now. A request that fails it
+// can never verify, so its body need not be read at all.
+func CheckHeaders(h http.Header, now time.Time) error {
+	id, ts, sig := h.Get("svix-id"), h.Get("svix-timestamp"), h.Get("svix-signature")
+	if id == "" || ts == "" || sig == "" {
+		id, ts, sig = h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	}
+	if id == "" || ts == "" || sig == "" {
+		return fmt.Errorf("%w: missing signature headers", ErrUnauthorized)
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: timestamp header is not an integer", ErrUnauthorized)
+	}
+	// Bounds around now, so no absurd sec can overflow a subtraction.
+	tol := int64(Tolerance / time.Second)
+	if sec < now.Unix()-tol || sec > now.Unix()+tol {
+		return fmt.Errorf("%w: timestamp outside the %s tolerance", ErrUnauthorized, Tolerance)
+	}
+	return nil
 }
 
 // messageID mirrors svix-webhooks' choice of header set: svix-* when all
