@@ -68,6 +68,8 @@ func FuzzWebhookRequest(f *testing.F) {
 	f.Add([]byte(`{"data":{},"type":"x"}`), "msg_4", uint8(3), uint(0), "1700000000", "v1,AAAA")
 	f.Add([]byte(`{"data":{},"type":"x"}`), "", uint8(4), uint(0), "", "")
 	f.Add([]byte(`not json`), "msg_5", uint8(0), uint(0), "", "")
+	f.Add([]byte(`{"data":{"id":"user_1","unsafe_metadata":{"a":"x\u0000y"}},"type":"user.updated"}`), "msg_6", uint8(0), uint(0), "", "")
+	f.Add([]byte(`{"data":{"a":`+strings.Repeat("[", 600)+strings.Repeat("]", 600)+`},"type":"user.updated"}`), "msg_7", uint8(0), uint(0), "", "")
 	f.Add([]byte(`{"data":{"id":"`+strings.Repeat("x", 5000)+`"},"type":"user.created"}`), strings.Repeat("m", 5000), uint8(0), uint(0), "", "")
 
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
