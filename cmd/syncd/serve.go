@@ -157,6 +157,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		deps.Webhook = webhook.Handler(webhook.Config{
 			Pool: ingestPool, Enqueuer: client, Verifier: verifier, Logger: logger, Observer: met,
+			// Past this many requests at once the webhook answers 503 with
+			// Retry-After instead of holding more bodies in memory.
+			MaxConcurrent: 4 * int(ingestPool.Config().MaxConns),
 		})
 		deps.Replayer = jobs.NewReplayer(pool, client)
 		ui, err := riverui.NewHandler(&riverui.HandlerOpts{
@@ -188,7 +191,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// 431 for request headers over 64 KiB (CONTRACT.md), answered by
+		// net/http itself a few KiB past it; the webhook checks exactly.
+		MaxHeaderBytes: webhook.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
 	probes, err := listenProbes(cfg, srv, deps)

@@ -537,3 +537,34 @@ func TestDatabaseDown503IsGenericWithRetryAfter(t *testing.T) {
 	}
 	assertGeneric(t, out)
 }
+
+// Header fields over MaxHeaderBytes are answered 431 by the webhook itself,
+// exactly at the limit (net/http's own MaxHeaderBytes check, set to the
+// same value in serve, only trips a few KiB later).
+func TestHeadersOverTheLimitAre431(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, secretA)
+	// What rawRequest sends besides the pad: "Content-Type:
+	// application/json" (32 bytes counted) and "Content-Length: 0" (19);
+	// "X-Pad: " and its CRLF count 9. Host is not a header field here.
+	const others = 32 + 19 + 9
+	cases := []struct {
+		name    string
+		pad     int
+		code    int
+		outcome string
+	}{
+		{"exactly 64 KiB", webhook.MaxHeaderBytes - others, http.StatusUnauthorized, "unauthorized"},
+		{"64 KiB and one byte", webhook.MaxHeaderBytes - others + 1, http.StatusRequestHeaderFieldsTooLarge, "too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := http.Header{}
+			hdr.Set("X-Pad", strings.Repeat("p", tc.pad))
+			resp, out := rawRequest(t, h.url, hdr, 0)
+			if resp.StatusCode != tc.code || out["outcome"] != tc.outcome || out["error"] == "" {
+				t.Fatalf("got %d %v, want %d %s", resp.StatusCode, out, tc.code, tc.outcome)
+			}
+		})
+	}
+}
