@@ -157,9 +157,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		deps.Webhook = webhook.Handler(webhook.Config{
 			Pool: ingestPool, Enqueuer: client, Verifier: verifier, Logger: logger, Observer: met,
-			// Past this many requests at once the webhook answers 503 with
-			// Retry-After instead of holding more bodies in memory.
-			MaxConcurrent: 4 * int(ingestPool.Config().MaxConns),
 		})
 		deps.Replayer = jobs.NewReplayer(pool, client)
 		ui, err := riverui.NewHandler(&riverui.HandlerOpts{

@@ -71,9 +71,17 @@ type Config struct {
 	// MaxConcurrent bounds the requests past the header check at once
 	// (reading, verifying, storing); one more is answered 503 with
 	// Retry-After at once instead of queueing its body in memory. Zero
-	// means 4 per connection of Pool.
+	// means DefaultMaxConcurrent.
 	MaxConcurrent int
 }
+
+// DefaultMaxConcurrent is how many webhook requests may be in flight past
+// the header check. Group commit makes concurrency independent of the
+// connection pool (a group of many requests shares one transaction), so the
+// bound is memory: at most this many bodies of up to MaxBodyBytes, 128 MiB in
+// the worst case, while a busy sender's usual dozens of concurrent
+// deliveries never meet it.
+const DefaultMaxConcurrent = 128
 
 // Handler returns the POST /webhooks/clerk handler.
 func Handler(cfg Config) http.Handler {
@@ -81,7 +89,7 @@ func Handler(cfg Config) http.Handler {
 		cfg.StoreTimeout = 10 * time.Second
 	}
 	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = 4 * int(cfg.Pool.Config().MaxConns)
+		cfg.MaxConcurrent = DefaultMaxConcurrent
 	}
 	return &handler{cfg: cfg, commit: newCommitter(cfg.Pool, cfg.Enqueuer, cfg.StoreTimeout, cfg.MaxGroup, cfg.MaxInflight),
 		slots: make(chan struct{}, cfg.MaxConcurrent)}
