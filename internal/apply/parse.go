@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/syncd/syncd/internal/pgjson"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -46,8 +47,18 @@ type userJSON struct {
 	UpdatedAt             int64           `json:"updated_at"`
 }
 
+// Every parser first makes its input storable (pgjson.Storable): a string
+// Clerk accepted but jsonb refuses (a \u0000 in metadata an end user wrote)
+// is kept with U+FFFD in its place, in the parsed fields and in Raw alike,
+// so that neither a webhook nor a reconciliation listing refuses the object
+// and freezes its row.
+
 // ParseUser reads a Clerk user object.
 func ParseUser(raw []byte) (store.User, error) {
+	raw, err := pgjson.Storable(raw)
+	if err != nil {
+		return store.User{}, invalid("user: %v", err)
+	}
 	var j userJSON
 	if err := decodeObject(raw, &j); err != nil {
 		return store.User{}, invalid("user: %v", err)
@@ -115,6 +126,10 @@ type organizationJSON struct {
 
 // ParseOrganization reads a Clerk organization object.
 func ParseOrganization(raw []byte) (store.Organization, error) {
+	raw, err := pgjson.Storable(raw)
+	if err != nil {
+		return store.Organization{}, invalid("organization: %v", err)
+	}
 	var j organizationJSON
 	if err := decodeObject(raw, &j); err != nil {
 		return store.Organization{}, invalid("organization: %v", err)
@@ -158,6 +173,10 @@ type membershipJSON struct {
 // ParseMembership reads a Clerk organization membership and the snapshot of
 // its organization embedded in it (nil when the snapshot is absent).
 func ParseMembership(raw []byte) (store.Membership, *store.Organization, error) {
+	raw, err := pgjson.Storable(raw)
+	if err != nil {
+		return store.Membership{}, nil, invalid("organization membership: %v", err)
+	}
 	var j membershipJSON
 	if err := decodeObject(raw, &j); err != nil {
 		return store.Membership{}, nil, invalid("organization membership: %v", err)
@@ -217,6 +236,10 @@ type Deleted struct {
 
 // ParseDeleted reads a deleted-object payload of the given object kind.
 func ParseDeleted(kind string, raw []byte) (Deleted, error) {
+	raw, err := pgjson.Storable(raw)
+	if err != nil {
+		return Deleted{}, invalid("deleted %s: %v", kind, err)
+	}
 	var d Deleted
 	if err := decodeObject(raw, &d); err != nil {
 		return Deleted{}, invalid("deleted %s: %v", kind, err)
