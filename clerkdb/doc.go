@@ -1,5 +1,5 @@
 // Package clerkdb is typed, read-only access to the tables syncd keeps
-// (schema clerk, see CONTRACT.md "Tables"), for the services that read them.
+// (schema clerk), for the services that read them.
 //
 // It owns the SQL that answers "who is this user", "which organization is
 // this", "who belongs to it" and "what may this member do", so that every

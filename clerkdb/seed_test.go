@@ -9,7 +9,7 @@ import (
 	"github.com/syncd/syncd/clerkdb"
 )
 
-// The tests write rows the way syncd leaves them (CONTRACT.md's columns),
+// The tests write rows the way syncd leaves them (the same columns),
 // straight into the real tables: clerkdb only reads, and what it must get
 // right is how it reads what is there.
 

@@ -1,7 +1,8 @@
 -- The clerk schema: the webhook inbox and the synced copy of Clerk's users,
--- organizations and memberships. Column names are part of CONTRACT.md.
+-- organizations and memberships. Other services read these columns by name:
+-- they are renamed or dropped never.
 --
--- Version rule (CONTRACT.md, "Sync rules"): a row's version is its
+-- Version rule: a row's version is its
 -- updated_at; a write lands only when its version is not older and the row
 -- is not deleted. The rule itself lives in the upserts of internal/store.
 -- sync_hash is a digest of every synced column (and, for users, the email

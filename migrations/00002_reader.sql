@@ -1,6 +1,6 @@
--- What the services that read the tables get (CONTRACT.md, "Tables" and
--- "For the services that read the tables"): the clerk_reader role and the
--- clerk.sync_status view.
+-- What the services that read the tables get: the clerk_reader role (read
+-- the synced copy, nothing else) and the clerk.sync_status view (how fresh
+-- the copy is).
 
 -- +goose Up
 

@@ -1,5 +1,5 @@
 -- body_sha256: the SHA-256 of the exact bytes of a webhook's body
--- (CONTRACT.md, "Tables"). payload is jsonb, which normalises the document
+-- received. payload is jsonb, which normalises the document
 -- (key order, spaces, and a \u0000 stored as U+FFFD), so the payload can no
 -- longer tell whether a second delivery under the same svix-id carries the
 -- same body; the hash can. The same id with the same hash is a redelivery

@@ -40,7 +40,7 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// exitCode maps an error to CONTRACT.md's exit codes: 2 for bad usage or
+// exitCode maps an error to syncd's exit codes: 2 for bad usage or
 // configuration, 1 for anything that went wrong at run time.
 func exitCode(err error) int {
 	var ue *usageError

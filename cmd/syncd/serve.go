@@ -188,7 +188,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		// 431 for request headers over 64 KiB (CONTRACT.md), answered by
+		// 431 for request headers over 64 KiB, answered by
 		// net/http itself a few KiB past it; the webhook checks exactly.
 		MaxHeaderBytes: webhook.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

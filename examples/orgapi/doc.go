@@ -1,5 +1,5 @@
-// Command orgapi is the example service of CONTRACT.md ("For the services
-// that read the tables"): a JSON API that knows who calls it from their
+// Command orgapi is the example service for teams that read syncd's tables:
+// a JSON API that knows who calls it from their
 // Clerk session token and what they may touch from the tables syncd keeps.
 // It is built only on clerkdb, clerkauth and chi, and is the code the
 // README's "Protect your own service" walks through.

@@ -21,7 +21,7 @@ const (
 )
 
 // Handles reports whether syncd applies events of this type. Others are
-// stored, acknowledged and marked skipped (CONTRACT.md sync rule 6).
+// stored, acknowledged and marked skipped.
 func Handles(eventType string) bool {
 	switch eventType {
 	case UserCreated, UserUpdated, UserDeleted,

@@ -18,7 +18,7 @@ import (
 
 const t0 = int64(1_750_000_000_000) // ms
 
-// Payload builders: the shapes of clerk.md section 6, reduced to what the
+// Payload builders: the shapes of Clerk's webhook payloads, reduced to what the
 // rules look at plus enough personal data to notice it going astray.
 
 func user(id string, updatedAt int64, first string, emails ...string) map[string]any {

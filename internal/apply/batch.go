@@ -85,7 +85,7 @@ func Parse(ev store.Event) (Parsed, error) {
 }
 
 // MaxVersionAhead is how far an event's version may lie beyond the moment
-// syncd received it (CONTRACT.md sync rule 2). Clerk stamps updated_at when
+// syncd received it. Clerk stamps updated_at when
 // it changes an object and sends the event right after, so a version hours
 // ahead of its receipt is forged or broken; written, it would win over every
 // real update until that date.

@@ -14,7 +14,7 @@ import (
 )
 
 // instanceMembershipParams reaches /v1/organization_memberships, which
-// clerk-sdk-go v2.4.2 does not wrap (clerk.md 8.2, 8.3).
+// clerk-sdk-go v2.4.2 does not wrap.
 type instanceMembershipParams struct {
 	clerk.APIParams
 	clerk.ListParams

@@ -1,5 +1,5 @@
 // Package config reads syncd's configuration from the environment, exactly
-// as CONTRACT.md names it, and turns every bad value into an *Error that
+// under the documented names, and turns every bad value into an *Error that
 // names the variable and says what to set instead. Values are parsed once,
 // at start-up, so a typo stops the process (exit 2) rather than surfacing
 // hours later in a nightly job.
@@ -22,7 +22,7 @@ import (
 	"github.com/syncd/syncd/internal/clerkapi"
 )
 
-// Defaults from CONTRACT.md.
+// Documented defaults: users rely on them, so they change only with the README.
 const (
 	DefaultClerkAPIURL       = clerkapi.DefaultBaseURL
 	DefaultAddr              = ":8080"

@@ -75,7 +75,7 @@ func TestLoadDefaultsAndRequirements(t *testing.T) {
 	}
 	if cfg.Addr != ":8080" || cfg.Workers != 20 || cfg.ClerkRPS != 20 || cfg.ClerkAPIURL != "https://api.clerk.com/v1" ||
 		cfg.ReconcileSpec != "0 3 * * *" || cfg.ReconcileSchedule == nil || cfg.LogFormat != "json" {
-		t.Fatalf("defaults differ from CONTRACT.md: %+v", cfg)
+		t.Fatalf("defaults differ from the documented ones: %+v", cfg)
 	}
 	for _, check := range []struct {
 		err  error

@@ -1,5 +1,5 @@
 // Package metrics owns syncd's Prometheus metrics, under the names
-// CONTRACT.md promises. The packages that produce the numbers know nothing
+// dashboards are built on (never renamed). The packages that produce the numbers know nothing
 // of Prometheus: each declares a small observer interface, and *Metrics
 // implements them all.
 package metrics

@@ -1,5 +1,5 @@
 // Package reconcile makes syncd's tables equal to what the Clerk Backend API
-// lists (CONTRACT.md sync rule 5), repairing whatever webhooks missed: events
+// lists, repairing whatever webhooks missed: events
 // from before syncd existed, an endpoint Svix disabled, a bug.
 //
 // A run lists users, then organizations, then all memberships of the

@@ -27,8 +27,8 @@ const adminRealm = "syncd admin"
 // length does not leak either.
 func RequireAdmin(token string) func(http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
-	// net/http's CrossOriginProtection is exactly the check CONTRACT.md
-	// asks for: it trusts Sec-Fetch-Site when the browser sends it
+	// net/http's CrossOriginProtection is exactly the check syncd promises
+	// (a browser's state-changing request from another origin is 403): it trusts Sec-Fetch-Site when the browser sends it
 	// (same-site and cross-site are refused), else compares Origin's host
 	// with the request's Host, and lets requests with neither (curl,
 	// scripts) through.

@@ -6,8 +6,8 @@
 // River's tables).
 //
 // One exported function runs one statement, and each takes the DBTX it runs
-// on, so callers compose them inside their own transaction. The sync rules of
-// CONTRACT.md (version by updated_at, deletion is final) are written into the
+// on, so callers compose them inside their own transaction. The sync rules
+// (version by updated_at, deletion is final) are written into the
 // SQL of the upserts, where concurrent writers cannot break them; callers
 // never read a row to decide whether to write it.
 //

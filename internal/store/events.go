@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Event statuses, as CONTRACT.md names them.
+// Event statuses, as clerk.webhook_events stores them (readers query them).
 const (
 	StatusPending = "pending"
 	StatusApplied = "applied"

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Reconciliation run triggers and statuses, as CONTRACT.md names them.
+// Reconciliation run triggers and statuses, as the runs table stores them.
 const (
 	TriggerSchedule = "schedule"
 	TriggerManual   = "manual"

@@ -20,11 +20,11 @@ import (
 	"github.com/syncd/syncd/internal/store"
 )
 
-// MaxBodyBytes is the largest body accepted (CONTRACT.md: 413 above 1 MiB).
+// MaxBodyBytes is the largest body accepted; a larger one is answered 413.
 const MaxBodyBytes = 1 << 20
 
 // MaxHeaderBytes is the most a request's header fields may take, each
-// counted as it is sent ("Name: value" and CRLF): CONTRACT.md answers 431
+// counted as it is sent ("Name: value" and CRLF): syncd answers 431
 // above 64 KiB. Set it as http.Server.MaxHeaderBytes too: net/http then
 // refuses far larger headers (431) before reading them all, but only past
 // its read-buffer slack (some 8 KiB more), so the handler checks the exact
