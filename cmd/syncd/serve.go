@@ -58,8 +58,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// The workers (and admin, readiness, metrics) share one pool; the
 	// webhook path has its own, small one. An ingest transaction is short and
 	// spends its time on Postgres' CPU, so more of them at once than a few per
-	// core only lengthens the tail (32 senders on 2 cores: p99 21 ms with 6
-	// connections, 28 ms with 16), and a burst of webhooks can never take the
+	// core only lengthens the tail (the README's Performance section has the
+	// figures), and a burst of webhooks can never take the
 	// connections the workers need, nor the other way round.
 	//
 	// Workers do not hold a connection each: the jobs running together are

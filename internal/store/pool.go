@@ -11,7 +11,7 @@ import "github.com/jackc/pgx/v5/pgxpool"
 // deployment those say the tables are empty, and the generic plans of
 // `id = ANY($1)` lookups, of the batched event update and of River's job
 // completion were sequential scans that the connection kept while the tables
-// grew: 15 ms per job completion after 20,000 events. Custom plans cost some
+// grew, and a job completion slowed down with every event. Custom plans cost some
 // planning on each call but follow the tables as they grow.
 func ConfigurePool(pc *pgxpool.Config) {
 	params := pc.ConnConfig.RuntimeParams
