@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/store"
 )
@@ -125,7 +126,7 @@ func enqueueUserEvents(ctx context.Context, pool *pgxpool.Pool, model *clerkfake
 					OccurredAt: time.UnixMilli(ev.Timestamp), Payload: ev.Body, Status: store.StatusPending}); err != nil {
 					return err
 				}
-				params = append(params, river.InsertManyParams{Args: jobs.ApplyEventArgs{EventID: ev.ID}})
+				params = append(params, river.InsertManyParams{Args: jobargs.ApplyEventArgs{EventID: ev.ID}})
 			}
 			_, err := client.InsertManyTx(ctx, tx, params)
 			return err

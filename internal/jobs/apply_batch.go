@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/syncd/syncd/internal/apply"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -42,7 +43,7 @@ const (
 
 type applyRequest struct {
 	ctx  context.Context // the job's work context: it carries the River client
-	job  *river.Job[ApplyEventArgs]
+	job  *river.Job[jobargs.ApplyEventArgs]
 	done chan error
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/store"
 	"github.com/syncd/syncd/internal/synctest"
@@ -107,7 +108,7 @@ func workAll(t *testing.T, pool *pgxpool.Pool, rows []store.NewEvent) map[string
 	// them together and they are applied as one batch.
 	params := make([]river.InsertManyParams, len(rows))
 	for i, r := range rows {
-		params[i] = river.InsertManyParams{Args: jobs.ApplyEventArgs{EventID: r.ID}}
+		params[i] = river.InsertManyParams{Args: jobargs.ApplyEventArgs{EventID: r.ID}}
 	}
 	if _, err := client.InsertMany(ctx, params); err != nil {
 		t.Fatal(err)

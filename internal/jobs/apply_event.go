@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd/syncd/internal/apply"
 	"github.com/syncd/syncd/internal/batching"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -32,7 +33,7 @@ func (noObserver) EventApplied(string, string, time.Duration) {}
 // one at a time: each Work hands its job to a batcher (batch.go), and the
 // jobs River is running together are applied in one transaction.
 type ApplyEventWorker struct {
-	river.WorkerDefaults[ApplyEventArgs]
+	river.WorkerDefaults[jobargs.ApplyEventArgs]
 	pool    *pgxpool.Pool
 	logger  *slog.Logger
 	observe Observer
@@ -54,7 +55,7 @@ func NewApplyEventWorker(pool *pgxpool.Pool, logger *slog.Logger, observe Observ
 // same moment: the event is applied and marked, and the job completed, in
 // one transaction. A payload that can never apply marks the event failed
 // and cancels the job; any other error is left to River's retries.
-func (w *ApplyEventWorker) Work(ctx context.Context, job *river.Job[ApplyEventArgs]) error {
+func (w *ApplyEventWorker) Work(ctx context.Context, job *river.Job[jobargs.ApplyEventArgs]) error {
 	r := &applyRequest{ctx: ctx, job: job, done: make(chan error, 1)}
 	w.batches.Add(r)
 	select {
@@ -70,7 +71,7 @@ func (w *ApplyEventWorker) Work(ctx context.Context, job *river.Job[ApplyEventAr
 
 // applyOne applies one event in its own transaction: the path a job takes
 // when the batch it was in failed, so that one bad event fails alone.
-func (w *ApplyEventWorker) applyOne(ctx context.Context, job *river.Job[ApplyEventArgs]) error {
+func (w *ApplyEventWorker) applyOne(ctx context.Context, job *river.Job[jobargs.ApplyEventArgs]) error {
 	id := job.Args.EventID
 	var ev store.Event
 	var res apply.Result

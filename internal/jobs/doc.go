@@ -1,6 +1,6 @@
-// Package jobs owns syncd's River jobs: their arguments (what the webhook
-// handler enqueues), the workers that run them, and the River client
-// configuration the service starts them with.
+// Package jobs owns syncd's River jobs: the workers that run them and the
+// River client configuration the service starts them with. Their arguments
+// (what the webhook handler enqueues) are in the leaf package jobargs.
 //
 // Every stored webhook event of a synced type gets one ApplyEventArgs job,
 // unique by event id while it is in flight, inserted in the transaction that

@@ -11,43 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/reconcile"
 	"github.com/syncd/syncd/internal/store"
 )
-
-// ReconcileArgs asks the reconcile worker to work one reconciliation run.
-// Manual triggers create the run row first and carry its id; the schedule
-// carries RunID 0 and the worker creates the row, so a tick that finds a run
-// in progress simply does nothing.
-//
-// The run's row is the authority on dry_run and authoritative; the args
-// carry them for whoever reads the job in River UI.
-type ReconcileArgs struct {
-	RunID         int64  `json:"run_id" river:"unique"`
-	DryRun        bool   `json:"dry_run,omitempty"`
-	Authoritative bool   `json:"authoritative,omitempty"`
-	Trigger       string `json:"trigger"`
-}
-
-// Kind is River's name for the job.
-func (ReconcileArgs) Kind() string { return "syncd.reconcile" }
-
-// reconcileUniquePeriod is the window in which scheduled jobs (all RunID 0)
-// are one: the schedule ticks of every replica that was leader in it, and
-// run-on-start of every replica starting in it, insert one job between
-// them. Manual jobs differ by RunID and are never deduplicated.
-const reconcileUniquePeriod = time.Hour
-
-// InsertOpts puts the job on the reconcile queue, unique by run and hour.
-// Three attempts: a failed run cancels its job (the next trigger tries
-// again), so attempts are only spent when a process dies mid-run.
-func (ReconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		Queue:       QueueReconcile,
-		MaxAttempts: 3,
-		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: reconcileUniquePeriod},
-	}
-}
 
 // ErrReconcileDisabled is StartRun's answer when the process has no
 // CLERK_SECRET_KEY; the admin route turns it into a 503.
@@ -113,7 +80,7 @@ func (r *Reconciler) Start(ctx context.Context, opts RunOptions) (int64, bool, e
 		if err != nil {
 			return err
 		}
-		res, err := r.client.InsertTx(ctx, tx, ReconcileArgs{RunID: id, DryRun: opts.DryRun,
+		res, err := r.client.InsertTx(ctx, tx, jobargs.ReconcileArgs{RunID: id, DryRun: opts.DryRun,
 			Authoritative: opts.Authoritative, Trigger: store.TriggerManual}, nil)
 		if err != nil {
 			return fmt.Errorf("enqueue reconciliation run %d: %w", id, err)
@@ -146,7 +113,7 @@ func (r *Reconciler) Report(ctx context.Context, runID int64) (reconcile.Report,
 // queue has one worker per process, and the reconciliation lock one run per
 // database).
 type ReconcileWorker struct {
-	river.WorkerDefaults[ReconcileArgs]
+	river.WorkerDefaults[jobargs.ReconcileArgs]
 	pool   *pgxpool.Pool
 	runner *reconcile.Runner
 	logger *slog.Logger
@@ -167,12 +134,12 @@ const reconcileBusyRetry = 30 * time.Second
 // Timeout lifts River's one-minute default: a run lasts as long as the
 // instance is large (about 40 s per 100k objects at 20 requests/s). Each
 // API attempt and each statement has its own bound, so nothing hangs.
-func (*ReconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return -1 }
+func (*ReconcileWorker) Timeout(*river.Job[jobargs.ReconcileArgs]) time.Duration { return -1 }
 
 // Work runs the job's run, creating it first for a scheduled job. A failed
 // run is recorded on its row and cancels the job: retrying at once would
 // fail the same way, and the next trigger tries again.
-func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[jobargs.ReconcileArgs]) error {
 	runID := job.Args.RunID
 	if runID == 0 {
 		id, ok, err := w.scheduledRun(ctx, job)
@@ -209,7 +176,7 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 // scheduledRun creates the run row of a scheduled job. If a run is in
 // progress, the job is done, unless that run is this very job's (a retry
 // after the process died mid-run), which then starts again.
-func (w *ReconcileWorker) scheduledRun(ctx context.Context, job *river.Job[ReconcileArgs]) (int64, bool, error) {
+func (w *ReconcileWorker) scheduledRun(ctx context.Context, job *river.Job[jobargs.ReconcileArgs]) (int64, bool, error) {
 	if _, err := store.FailAbandonedRuns(ctx, w.pool); err != nil {
 		return 0, false, err
 	}
@@ -244,7 +211,7 @@ func (s utcSchedule) Next(t time.Time) time.Time { return s.PeriodicSchedule.Nex
 // hourly uniqueness absorbs a leader change at the wrong moment.
 func ReconcilePeriodicJob(schedule river.PeriodicSchedule) *river.PeriodicJob {
 	return river.NewPeriodicJob(utcSchedule{schedule}, func() (river.JobArgs, *river.InsertOpts) {
-		return ReconcileArgs{Trigger: store.TriggerSchedule}, nil
+		return jobargs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil
 	}, &river.PeriodicJobOpts{ID: "syncd.reconcile"})
 }
 
@@ -261,7 +228,7 @@ func EnqueueReconcileIfStale(ctx context.Context, pool *pgxpool.Pool, client *Cl
 	if ok && time.Since(last) < maxAge {
 		return false, nil
 	}
-	res, err := client.Insert(ctx, ReconcileArgs{Trigger: store.TriggerSchedule}, nil)
+	res, err := client.Insert(ctx, jobargs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil)
 	if err != nil {
 		return false, fmt.Errorf("enqueue reconciliation on start: %w", err)
 	}

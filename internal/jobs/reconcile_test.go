@@ -15,6 +15,7 @@ import (
 
 	"github.com/syncd/syncd/internal/clerkapi"
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/reconcile"
 	"github.com/syncd/syncd/internal/store"
@@ -199,7 +200,7 @@ func TestWorkerRunsManualAndScheduledRuns(t *testing.T) {
 		t.Fatalf("EnqueueReconcileIfStale(0) = %v %v; want a job", enq, err)
 	}
 	// A second scheduled job in the same hour is the same job.
-	res, err := client.Insert(ctx, jobs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil)
+	res, err := client.Insert(ctx, jobargs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil)
 	if err != nil || !res.UniqueSkippedAsDuplicate {
 		t.Fatalf("second scheduled insert: duplicate=%v %v; want it skipped", res != nil && res.UniqueSkippedAsDuplicate, err)
 	}

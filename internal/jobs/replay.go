@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -33,7 +34,7 @@ func (r *Replayer) ReplayEvent(ctx context.Context, id string) error {
 		if _, err := store.GetEvent(ctx, tx, id); err != nil {
 			return err
 		}
-		if _, err := r.client.InsertTx(ctx, tx, ApplyEventArgs{EventID: id}, nil); err != nil {
+		if _, err := r.client.InsertTx(ctx, tx, jobargs.ApplyEventArgs{EventID: id}, nil); err != nil {
 			return fmt.Errorf("enqueue replay of %s: %w", id, err)
 		}
 		return nil
@@ -57,7 +58,7 @@ func (r *Replayer) ReplaySince(ctx context.Context, since time.Time, eventType s
 		}
 		params := make([]river.InsertManyParams, len(refs))
 		for i, ref := range refs {
-			params[i] = river.InsertManyParams{Args: ApplyEventArgs{EventID: ref.ID}}
+			params[i] = river.InsertManyParams{Args: jobargs.ApplyEventArgs{EventID: ref.ID}}
 		}
 		err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 			_, err := r.client.InsertManyTx(ctx, tx, params)

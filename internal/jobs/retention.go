@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/syncd/syncd/internal/config"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -62,25 +63,7 @@ func ParseEventRetention(raw string) (time.Duration, error) {
 	return d, nil
 }
 
-// PruneEventsArgs asks for one pass of event retention.
-type PruneEventsArgs struct{}
-
-// Kind is River's name for the job.
-func (PruneEventsArgs) Kind() string { return "syncd.prune_events" }
-
-// InsertOpts puts the job on the sync queue, one per period: the ticks of
-// replicas that were leader in the same period insert one job.
-func (PruneEventsArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{
-		Queue:       QueueSync,
-		MaxAttempts: 3,
-		UniqueOpts:  river.UniqueOpts{ByPeriod: pruneInterval},
-	}
-}
-
 const (
-	// pruneInterval is how often the leader prunes.
-	pruneInterval = time.Hour
 	// pruneBatch bounds one delete statement (and its transaction): a
 	// first pass over months of events does not hold locks or WAL for long.
 	pruneBatch = 1000
@@ -88,7 +71,7 @@ const (
 
 // PruneEventsWorker deletes finished events older than the retention.
 type PruneEventsWorker struct {
-	river.WorkerDefaults[PruneEventsArgs]
+	river.WorkerDefaults[jobargs.PruneEventsArgs]
 	pool      *pgxpool.Pool
 	retention time.Duration
 	logger    *slog.Logger
@@ -105,11 +88,13 @@ func NewPruneEventsWorker(pool *pgxpool.Pool, retention time.Duration, logger *s
 
 // Timeout lifts River's one-minute default for a first pass over a large
 // backlog; each batch is its own short statement.
-func (*PruneEventsWorker) Timeout(*river.Job[PruneEventsArgs]) time.Duration { return 30 * time.Minute }
+func (*PruneEventsWorker) Timeout(*river.Job[jobargs.PruneEventsArgs]) time.Duration {
+	return 30 * time.Minute
+}
 
 // Work deletes batch after batch until none is left older than the
 // retention.
-func (w *PruneEventsWorker) Work(ctx context.Context, job *river.Job[PruneEventsArgs]) error {
+func (w *PruneEventsWorker) Work(ctx context.Context, job *river.Job[jobargs.PruneEventsArgs]) error {
 	n, err := PruneEvents(ctx, w.pool, w.now().Add(-w.retention), pruneBatch)
 	if n > 0 || err != nil {
 		w.logger.InfoContext(ctx, "finished webhook events deleted", "deleted", n,
@@ -135,10 +120,10 @@ func PruneEvents(ctx context.Context, pool *pgxpool.Pool, before time.Time, batc
 	}
 }
 
-// PruneEventsPeriodicJob schedules event retention every pruneInterval,
+// PruneEventsPeriodicJob schedules event retention every jobargs.PruneInterval,
 // and once when the leader starts.
 func PruneEventsPeriodicJob() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(pruneInterval), func() (river.JobArgs, *river.InsertOpts) {
-		return PruneEventsArgs{}, nil
+	return river.NewPeriodicJob(river.PeriodicInterval(jobargs.PruneInterval), func() (river.JobArgs, *river.InsertOpts) {
+		return jobargs.PruneEventsArgs{}, nil
 	}, &river.PeriodicJobOpts{ID: "syncd.prune_events", RunOnStart: true})
 }

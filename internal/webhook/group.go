@@ -12,7 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/syncd/syncd/internal/batching"
-	"github.com/syncd/syncd/internal/jobs"
+	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -157,7 +157,7 @@ func (c *committer) tx(group []*pendingEvent) ([]stored, error) {
 			if first[id] == i && inserted[id] {
 				out[i].inserted = true
 				if p.synced {
-					params = append(params, river.InsertManyParams{Args: jobs.ApplyEventArgs{EventID: id}})
+					params = append(params, river.InsertManyParams{Args: jobargs.ApplyEventArgs{EventID: id}})
 				}
 				continue
 			}

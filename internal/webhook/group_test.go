@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/syncd/syncd/internal/apply"
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/store"
 	"github.com/syncd/syncd/internal/testdb"
@@ -44,7 +45,7 @@ func groupEvent(id, typ, objectID string) store.NewEvent {
 func pendingNew(id, typ, objectID string, body []byte) store.NewEvent {
 	ev := store.NewEvent{ID: id, Type: typ, ObjectID: objectID, InstanceID: "ins_test",
 		OccurredAt: time.UnixMilli(1750000000000), Payload: body, Status: store.StatusPending}
-	if !jobs.Syncs(typ) {
+	if !apply.Handles(typ) {
 		ev.Status, ev.Detail = store.StatusSkipped, "event type not synced"
 	}
 	return ev
@@ -55,7 +56,7 @@ func pendingNew(id, typ, objectID string, body []byte) store.NewEvent {
 func commit(c *committer, evs ...store.NewEvent) []stored {
 	group := make([]*pendingEvent, len(evs))
 	for i, ev := range evs {
-		group[i] = &pendingEvent{ev: ev, synced: jobs.Syncs(ev.Type), done: make(chan stored, 1)}
+		group[i] = &pendingEvent{ev: ev, synced: apply.Handles(ev.Type), done: make(chan stored, 1)}
 	}
 	c.commitGroup(group)
 	out := make([]stored, len(group))
@@ -309,7 +310,7 @@ func TestConcurrentStoresThroughTheBatcher(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, ev := range evs {
 		wg.Go(func() {
-			inserted, err := c.store(ev, jobs.Syncs(ev.Type))
+			inserted, err := c.store(ev, apply.Handles(ev.Type))
 			answers <- answer{ev.ID, stored{inserted, err}}
 		})
 	}

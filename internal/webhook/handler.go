@@ -16,7 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/syncd/syncd/internal/jobs"
+	"github.com/syncd/syncd/internal/apply"
 	"github.com/syncd/syncd/internal/store"
 )
 
@@ -195,7 +195,7 @@ func (h *handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 		BodySHA256: sum[:],
 		Status:     store.StatusPending,
 	}
-	synced := jobs.Syncs(env.Type)
+	synced := apply.Handles(env.Type)
 	if !synced {
 		ev.Status, ev.Detail = store.StatusSkipped, "event type not synced"
 	}
