@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/config"
 	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/store"
@@ -64,7 +65,7 @@ func benchApply(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		client, err := jobs.NewClient(jobs.ClientConfig{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-			Work: true, MaxWorkers: *workers, FetchCooldown: *cooldown})
+			Work: true, MaxWorkers: *workers, FetchCooldown: *cooldown, EventRetention: config.DefaultEventRetention})
 		if err != nil {
 			return err
 		}

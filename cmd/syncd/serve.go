@@ -129,7 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Register:        registerReconcile,
 		PeriodicJobs:    periodic,
 		ReconcileQueue:  reconcileEnabled,
-		EventRetention:  getenv("SYNCD_EVENT_RETENTION"),
+		EventRetention:  cfg.EventRetention,
 	})
 	if err != nil {
 		return err

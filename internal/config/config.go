@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,8 @@ const (
 	DefaultReconcileSchedule = "0 3 * * *"
 	DefaultWorkers           = 20
 	DefaultClerkRPS          = clerkapi.DefaultRPS
+	// DefaultEventRetention is SYNCD_EVENT_RETENTION's default: 30 days.
+	DefaultEventRetention = 720 * time.Hour
 
 	// MinWebhookSecretBytes is the least a whsec_ secret may decode to: 128
 	// bits, below which an HMAC key can be guessed. Clerk's own are 24 bytes.
@@ -70,6 +73,9 @@ type Config struct {
 	ClerkRPS          float64
 	LogLevel          slog.Level
 	LogFormat         string // json or text
+	// EventRetention is how long finished webhook events are kept
+	// (SYNCD_EVENT_RETENTION); 0 when `off`, keeping them forever.
+	EventRetention time.Duration
 }
 
 // Load reads every variable through getenv.
@@ -86,6 +92,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ClerkRPS:       DefaultClerkRPS,
 		LogLevel:       slog.LevelInfo,
 		LogFormat:      "json",
+		EventRetention: DefaultEventRetention,
 	}
 	if c.DatabaseURL != "" {
 		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
@@ -166,7 +173,46 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.LogFormat = v
 	}
+	if v := getenv("SYNCD_EVENT_RETENTION"); strings.TrimSpace(v) != "" {
+		d, err := eventRetention(v)
+		if err != nil {
+			return c, err
+		}
+		c.EventRetention = d
+	}
 	return c, nil
+}
+
+// eventRetention reads SYNCD_EVENT_RETENTION: `off` to keep events forever
+// (0), a Go duration such as 720h or 90m, or a whole number of days such as
+// 30d. Under a minute is refused: events must outlive their apply job.
+func eventRetention(raw string) (time.Duration, error) {
+	v := strings.TrimSpace(raw)
+	if strings.EqualFold(v, "off") {
+		return 0, nil
+	}
+	bad := func(problem string) error {
+		return &Error{Var: "SYNCD_EVENT_RETENTION", Problem: problem,
+			Fix: "set it to a duration such as 720h or 30d, or to off to keep finished events forever"}
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, bad(fmt.Sprintf("%q is not a whole number of days from 1 to 36500", raw))
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		d, err = time.ParseDuration(v)
+		if err != nil {
+			return 0, bad(fmt.Sprintf("%q is not a duration", raw))
+		}
+	}
+	if d < time.Minute {
+		return 0, bad(fmt.Sprintf("%q is shorter than a minute (events must outlive their apply job)", raw))
+	}
+	return d, nil
 }
 
 // RequireDatabase checks that DATABASE_URL is set.

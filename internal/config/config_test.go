@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncd/syncd/internal/config"
 )
@@ -110,6 +111,42 @@ func TestWebhookSecretAlias(t *testing.T) {
 		}
 		if len(cfg.WebhookSecrets) != 2 || cfg.WebhookSecrets[0] != a || cfg.WebhookSecrets[1] != b || cfg.RequireWebhookSecret() != nil {
 			t.Fatalf("%v: secrets %d, want both", env, len(cfg.WebhookSecrets))
+		}
+	}
+}
+
+// SYNCD_EVENT_RETENTION: unset for 30 days, `off` for 0 (keep forever), a
+// Go duration, or whole days; anything else, or under a minute, is an
+// *Error naming the variable and saying what to set.
+func TestEventRetention(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		raw  string
+		want time.Duration
+		bad  bool
+	}{
+		{"", 720 * time.Hour, false},
+		{"720h", 720 * time.Hour, false},
+		{" 90m ", 90 * time.Minute, false},
+		{"30d", 30 * 24 * time.Hour, false},
+		{"off", 0, false},
+		{"OFF", 0, false},
+		{"forever", 0, true},
+		{"30", 0, true},
+		{"-1h", 0, true},
+		{"0", 0, true},
+		{"10s", 0, true},
+		{"0d", 0, true},
+		{"1.5d", 0, true},
+		{"a month", 0, true},
+	} {
+		cfg, err := config.Load(func(k string) string { return map[string]string{"SYNCD_EVENT_RETENTION": c.raw}[k] })
+		var ce *config.Error
+		switch {
+		case c.bad && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "SYNCD_EVENT_RETENTION") || !strings.Contains(err.Error(), "off")):
+			t.Errorf("%q: %v, want a configuration error naming SYNCD_EVENT_RETENTION and saying what to set", c.raw, err)
+		case !c.bad && (err != nil || cfg.EventRetention != c.want):
+			t.Errorf("%q: %v, %v; want %v", c.raw, cfg.EventRetention, err, c.want)
 		}
 	}
 }

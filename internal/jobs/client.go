@@ -50,10 +50,10 @@ type ClientConfig struct {
 	// JobLogger receives the workers' one line per applied event; Logger
 	// (often quieter) is River's own.
 	JobLogger *slog.Logger
-	// EventRetention is SYNCD_EVENT_RETENTION as given (ParseEventRetention
-	// reads it; empty means the default). A working client that leads
-	// deletes finished events older than that every hour; `off` keeps them.
-	EventRetention string
+	// EventRetention is SYNCD_EVENT_RETENTION, as config.Load parsed it. A
+	// working client that leads deletes finished events older than that
+	// every hour; zero (`off`) keeps them.
+	EventRetention time.Duration
 }
 
 // DefaultFetchCooldown is the fetch cooldown used when none is set.
@@ -61,11 +61,6 @@ const DefaultFetchCooldown = 5 * time.Millisecond
 
 // NewClient builds (but does not start) the River client.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	// Checked whatever the role, so a bad value stops every process.
-	retention, err := ParseEventRetention(cfg.EventRetention)
-	if err != nil {
-		return nil, err
-	}
 	rc := &river.Config{
 		Logger:          cfg.Logger,
 		SoftStopTimeout: cfg.SoftStopTimeout,
@@ -91,8 +86,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 				return nil, err
 			}
 		}
-		if retention > 0 && !cfg.ReconcileOnly {
-			if err := river.AddWorkerSafely(workers, NewPruneEventsWorker(cfg.Pool, retention, jobLogger)); err != nil {
+		if cfg.EventRetention > 0 && !cfg.ReconcileOnly {
+			if err := river.AddWorkerSafely(workers, NewPruneEventsWorker(cfg.Pool, cfg.EventRetention, jobLogger)); err != nil {
 				return nil, fmt.Errorf("register event retention worker: %w", err)
 			}
 			cfg.PeriodicJobs = append(slices.Clip(cfg.PeriodicJobs), PruneEventsPeriodicJob())

@@ -2,16 +2,12 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/syncd/syncd/internal/config"
 	"github.com/syncd/syncd/internal/jobargs"
 	"github.com/syncd/syncd/internal/store"
 )
@@ -23,45 +19,6 @@ import (
 // so keeping them forever is both growth without bound and a liability.
 // Failed and pending events are kept whatever their age. River's own job
 // rows are kept a few hours only (CompletedJobRetentionPeriod in client.go).
-
-// DefaultEventRetention is SYNCD_EVENT_RETENTION's default: 30 days.
-const DefaultEventRetention = 720 * time.Hour
-
-// ParseEventRetention reads SYNCD_EVENT_RETENTION: empty for the default,
-// `off` to keep events forever (0), a Go duration such as 720h or 90m, or a
-// whole number of days such as 30d. A bad value is a *config.Error naming
-// the variable.
-func ParseEventRetention(raw string) (time.Duration, error) {
-	v := strings.TrimSpace(raw)
-	switch strings.ToLower(v) {
-	case "":
-		return DefaultEventRetention, nil
-	case "off":
-		return 0, nil
-	}
-	bad := func(problem string) error {
-		return &config.Error{Var: "SYNCD_EVENT_RETENTION", Problem: problem,
-			Fix: "set it to a duration such as 720h or 30d, or to off to keep finished events forever"}
-	}
-	var d time.Duration
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.ParseInt(days, 10, 64)
-		if err != nil || n <= 0 || n > 100*365 {
-			return 0, bad(fmt.Sprintf("%q is not a whole number of days from 1 to 36500", raw))
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		d, err = time.ParseDuration(v)
-		if err != nil {
-			return 0, bad(fmt.Sprintf("%q is not a duration", raw))
-		}
-	}
-	if d < time.Minute {
-		return 0, bad(fmt.Sprintf("%q is shorter than a minute (events must outlive their apply job)", raw))
-	}
-	return d, nil
-}
 
 const (
 	// pruneBatch bounds one delete statement (and its transaction): a

@@ -2,56 +2,17 @@ package jobs_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/syncd/syncd/internal/config"
 	"github.com/syncd/syncd/internal/jobs"
 	"github.com/syncd/syncd/internal/store"
 	"github.com/syncd/syncd/internal/testdb"
 )
-
-func TestParseEventRetention(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		raw  string
-		want time.Duration
-		bad  bool
-	}{
-		{"", 720 * time.Hour, false},
-		{"720h", 720 * time.Hour, false},
-		{" 90m ", 90 * time.Minute, false},
-		{"30d", 30 * 24 * time.Hour, false},
-		{"off", 0, false},
-		{"OFF", 0, false},
-		{"forever", 0, true},
-		{"30", 0, true},
-		{"-1h", 0, true},
-		{"0", 0, true},
-		{"10s", 0, true},
-		{"0d", 0, true},
-		{"1.5d", 0, true},
-	} {
-		got, err := jobs.ParseEventRetention(c.raw)
-		var ce *config.Error
-		switch {
-		case c.bad && (!errors.As(err, &ce) || !strings.Contains(err.Error(), "SYNCD_EVENT_RETENTION") || !strings.Contains(err.Error(), "off")):
-			t.Errorf("%q: %v, want a configuration error naming SYNCD_EVENT_RETENTION and saying what to set", c.raw, err)
-		case !c.bad && (err != nil || got != c.want):
-			t.Errorf("%q: %v, %v; want %v", c.raw, got, err, c.want)
-		}
-	}
-	if _, err := jobs.NewClient(jobs.ClientConfig{EventRetention: "a month"}); err == nil ||
-		!strings.Contains(err.Error(), "SYNCD_EVENT_RETENTION") {
-		t.Errorf("NewClient with a bad retention: %v, want an error naming SYNCD_EVENT_RETENTION", err)
-	}
-}
 
 // seedEvents stores n events of each status received `age` ago and
 // returns their ids by status.
@@ -101,7 +62,7 @@ func TestEventRetentionDeletesOnlyOldFinishedEvents(t *testing.T) {
 	recent := seedEvents(t, pool, "recent", 3, time.Hour)
 
 	client, err := jobs.NewClient(jobs.ClientConfig{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-		Work: true, MaxWorkers: 2, EventRetention: "24h"})
+		Work: true, MaxWorkers: 2, EventRetention: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +102,7 @@ func TestEventRetentionOffKeepsAndBacklogIsDeletedInBatches(t *testing.T) {
 	old := seedEvents(t, pool, "old", 1200, 400*24*time.Hour)
 
 	client, err := jobs.NewClient(jobs.ClientConfig{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-		Work: true, MaxWorkers: 2, EventRetention: "off"})
+		Work: true, MaxWorkers: 2, EventRetention: 0 /* SYNCD_EVENT_RETENTION=off */})
 	if err != nil {
 		t.Fatal(err)
 	}
