@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/internal/clerkapi"
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/config"
 	"github.com/syncd/syncd/internal/synctest"
 	"github.com/syncd/syncd/internal/testdb"
 )
@@ -46,6 +48,15 @@ type reconcileReport struct {
 	} `json:"memberships"`
 	APIRequests int64  `json:"api_requests"`
 	Error       string `json:"error"`
+}
+
+// config imports nothing of the domain, so it spells Clerk's API URL
+// itself: CLERK_API_URL unset must mean the client's own default.
+func TestClerkAPIURLDefaultsAgree(t *testing.T) {
+	t.Parallel()
+	if config.DefaultClerkAPIURL != clerkapi.DefaultBaseURL {
+		t.Fatalf("config.DefaultClerkAPIURL %q, clerkapi.DefaultBaseURL %q", config.DefaultClerkAPIURL, clerkapi.DefaultBaseURL)
+	}
 }
 
 // `syncd reconcile --wait --json` with no server running: the command works

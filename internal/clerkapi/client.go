@@ -22,12 +22,6 @@ const (
 	// DefaultBaseURL is Clerk's production Backend API, /v1 included because
 	// the SDK appends resource paths to it.
 	DefaultBaseURL = "https://api.clerk.com/v1"
-	// DefaultRPS is the pace the service configures when SYNCD_CLERK_RPS is
-	// unset: 200 requests per 10 s, a fifth of a production instance's
-	// budget, leaving room for the rest of the application. A development
-	// instance allows only 100 per 10 s: there 429s would do the pacing, so
-	// set SYNCD_CLERK_RPS below 10.
-	DefaultRPS = 20
 	// MaxPageSize is the largest limit the Backend API accepts.
 	MaxPageSize = 500
 	// DefaultPageSize uses the maximum: the budget is counted in requests,
@@ -53,7 +47,7 @@ type Config struct {
 	SecretKey string
 
 	// RPS is the pace of HTTP attempts, retries included. Zero or negative
-	// means unlimited; the service passes SYNCD_CLERK_RPS (DefaultRPS).
+	// means unlimited; the service passes SYNCD_CLERK_RPS (20 unless set).
 	RPS float64
 	// Limiter, if set, replaces the limiter built from RPS, e.g. to share
 	// one budget between several clients of the same instance.

@@ -28,7 +28,7 @@ func Example() {
 	client, err := clerkapi.New(clerkapi.Config{
 		BaseURL:   srv.URL + "/v1",
 		SecretKey: "sk_test_example",
-		RPS:       clerkapi.DefaultRPS,
+		RPS:       20, // the service's default pace (SYNCD_CLERK_RPS)
 		OnResponse: func(code int) {
 			fmt.Println("clerk answered", code)
 		},

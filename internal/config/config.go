@@ -19,17 +19,23 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
-
-	"github.com/syncd/syncd/internal/clerkapi"
 )
 
 // Documented defaults: users rely on them, so they change only with the README.
 const (
-	DefaultClerkAPIURL       = clerkapi.DefaultBaseURL
+	// DefaultClerkAPIURL is Clerk's production Backend API, /v1 included
+	// (the same as clerkapi.DefaultBaseURL; a test in cmd/syncd keeps the
+	// two equal, since config imports nothing of the domain).
+	DefaultClerkAPIURL       = "https://api.clerk.com/v1"
 	DefaultAddr              = ":8080"
 	DefaultReconcileSchedule = "0 3 * * *"
 	DefaultWorkers           = 20
-	DefaultClerkRPS          = clerkapi.DefaultRPS
+	// DefaultClerkRPS is the pace of Backend API requests when
+	// SYNCD_CLERK_RPS is unset: 200 requests per 10 s, a fifth of a
+	// production instance's budget, leaving room for the rest of the
+	// application. A development instance allows only 100 per 10 s: there
+	// 429s would do the pacing, so set SYNCD_CLERK_RPS below 10.
+	DefaultClerkRPS = 20
 	// DefaultEventRetention is SYNCD_EVENT_RETENTION's default: 30 days.
 	DefaultEventRetention = 720 * time.Hour
 
