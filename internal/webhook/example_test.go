@@ -26,18 +26,3 @@ func ExampleParseEnvelope() {
 	// user.created user_29w83sxmDNGwOuEthce5gg56FcC 2024-05-28T08:00:00Z
 	// error: malformed event: missing "type"
 }
-
-// Several secrets, separated by spaces or commas, keep events flowing while
-// an endpoint's secret is rotated. Errors never repeat a secret.
-func ExampleParseSecrets() {
-	secrets, err := webhook.ParseSecrets("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_c2Vjb25k")
-	fmt.Println(len(secrets), err)
-	_, err = webhook.ParseSecrets("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_not*base64")
-	fmt.Println(err)
-	_, err = webhook.ParseSecrets("whsec_")
-	fmt.Println(err)
-	// Output:
-	// 2 <nil>
-	// secret 2 of 2 is not whsec_ followed by base64
-	// secret 1 of 1 is empty
-}
