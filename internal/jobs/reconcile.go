@@ -200,7 +200,7 @@ func (w *ReconcileWorker) scheduledRun(ctx context.Context, job *river.Job[jobar
 	return id, true, nil
 }
 
-// utcSchedule evaluates a cron schedule in UTC, as CONTRACT.md promises
+// utcSchedule evaluates a cron schedule in UTC, as syncd documents
 // for SYNCD_RECONCILE_SCHEDULE, whatever the process's local time zone.
 type utcSchedule struct{ river.PeriodicSchedule }
 
