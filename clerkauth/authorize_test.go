@@ -44,7 +44,7 @@ func router(v *clerkauth.Verifier, a *clerkauth.Authorizer) http.Handler {
 	org := func(r *http.Request) string { return chi.URLParam(r, "org_id") }
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, _ := clerkauth.MembershipFromContext(r.Context())
-		json.NewEncoder(w).Encode(map[string]string{"role": m.Role})
+		_ = json.NewEncoder(w).Encode(map[string]string{"role": m.Role})
 	})
 	r := chi.NewRouter()
 	r.Use(v.Middleware)

@@ -110,7 +110,7 @@ func whoami(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no session in context", http.StatusInternalServerError)
 		return
 	}
-	json.NewEncoder(w).Encode(s)
+	_ = json.NewEncoder(w).Encode(s)
 }
 
 type response struct {
@@ -122,7 +122,7 @@ type response struct {
 // reason is the "reason" of a JSON error body.
 func (r response) reason() string {
 	var b clerkauth.ErrorBody
-	json.Unmarshal([]byte(r.Body), &b)
+	_ = json.Unmarshal([]byte(r.Body), &b) // a body that is not one has no reason
 	return b.Reason
 }
 

@@ -26,7 +26,11 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "clerkdb tests need Postgres:", err)
 		return 1
 	}
-	defer drop()
+	defer func() {
+		if err := drop(); err != nil {
+			fmt.Fprintln(os.Stderr, "drop the clerkdb examples database:", err)
+		}
+	}()
 	examplePool, err = pgxpool.New(ctx, url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -75,7 +75,7 @@ func startServe(t testing.TB, e env, args ...string) *process {
 	for time.Now().Before(deadline) {
 		if addr := listeningAddr(p.Stdout.String()); addr != "" {
 			p.URL = "http://" + addr
-			t.Cleanup(func() { p.Stop() })
+			t.Cleanup(func() { _ = p.Stop() }) // a test that checks how serve stopped calls Stop itself
 			return p
 		}
 		select {

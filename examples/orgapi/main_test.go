@@ -87,7 +87,7 @@ func startOrgapi(t *testing.T, e env) string {
 	if err != nil {
 		t.Fatalf("orgapi did not start: %v (%v)", err, <-done)
 	}
-	go io.Copy(io.Discard, pr)
+	go func() { _, _ = io.Copy(io.Discard, pr) }() // drain its output so it never blocks on a write
 	return "http://" + strings.TrimSpace(strings.TrimPrefix(line, "orgapi listening on "))
 }
 

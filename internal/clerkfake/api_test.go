@@ -26,6 +26,15 @@ func newFakeServer(t *testing.T, m *Model, opts APIOptions) *fakeServer {
 	return &fakeServer{ts, api, m}
 }
 
+// mustUnmarshal decodes a JSON response body into v, failing the test if it
+// is not the JSON expected.
+func mustUnmarshal(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("decode %s: %v", data, err)
+	}
+}
+
 // get requests path (with query) using the default key unless key is given.
 func (s *fakeServer) get(t *testing.T, path string, key ...string) (int, http.Header, []byte) {
 	t.Helper()
@@ -138,7 +147,7 @@ func TestAPIPagesUsers(t *testing.T) {
 	for _, order := range []string{"created_at", "%2Bcreated_at", "-updated_at", "updated_at"} {
 		_, _, body := s.get(t, "/v1/users?limit=50&order_by="+order)
 		var page []tListed
-		json.Unmarshal(body, &page)
+		mustUnmarshal(t, body, &page)
 		desc := order[0] == '-'
 		for i := 1; i < len(page); i++ {
 			a, b := page[i-1], page[i]
@@ -158,7 +167,7 @@ func TestAPIPagesUsers(t *testing.T) {
 	// Default limit is 10; offsets past the end give an empty array.
 	_, _, body = s.get(t, "/v1/users")
 	var page []tListed
-	json.Unmarshal(body, &page)
+	mustUnmarshal(t, body, &page)
 	if len(page) != 10 {
 		t.Errorf("default limit gave %d", len(page))
 	}
@@ -174,7 +183,7 @@ func TestAPIPagesUsers(t *testing.T) {
 		}
 	})[:3]
 	_, _, body = s.get(t, "/v1/users?user_id="+ids[0]+"&user_id="+ids[1]+"&user_id="+ids[2])
-	json.Unmarshal(body, &page)
+	mustUnmarshal(t, body, &page)
 	if len(page) != 3 {
 		t.Errorf("user_id filter gave %d users", len(page))
 	}
@@ -249,7 +258,7 @@ func TestAPIOrganizationsAndMemberships(t *testing.T) {
 		}
 		for _, raw := range p.Data {
 			var o tOrg
-			json.Unmarshal(raw, &o)
+			mustUnmarshal(t, raw, &o)
 			if seen[o.ID] || o.Object != "organization" {
 				t.Fatalf("org %s repeated or malformed", o.ID)
 			}
@@ -267,7 +276,7 @@ func TestAPIOrganizationsAndMemberships(t *testing.T) {
 		t.Fatalf("memberships: %d total %d, %d items, want %d", status, p.TotalCount, len(p.Data), liveMems)
 	}
 	var ms tMembership
-	json.Unmarshal(p.Data[0], &ms)
+	mustUnmarshal(t, p.Data[0], &ms)
 	if ms.Object != "organization_membership" || ms.PublicUserData.UserID == "" || ms.Organization == nil {
 		t.Errorf("membership %s", p.Data[0])
 	}
@@ -291,13 +300,13 @@ func TestAPIOrganizationsAndMemberships(t *testing.T) {
 	}
 	for _, ref := range []string{org.ID, org.Slug} {
 		_, _, body = s.get(t, "/v1/organizations/"+ref+"/memberships?limit=500")
-		json.Unmarshal(body, &p)
+		mustUnmarshal(t, body, &p)
 		if p.TotalCount != int64(len(members)) || len(p.Data) != len(members) {
 			t.Errorf("%s memberships: %d/%d, want %d", ref, len(p.Data), p.TotalCount, len(members))
 		}
 	}
 	_, _, body = s.get(t, "/v1/organizations/"+org.ID+"/memberships?user_id="+members[0].UserID+"&user_id="+members[1].UserID)
-	json.Unmarshal(body, &p)
+	mustUnmarshal(t, body, &p)
 	if p.TotalCount != 2 || len(p.Data) != 2 {
 		t.Errorf("user_id filter: %s", body)
 	}
@@ -310,7 +319,7 @@ func TestAPIOrganizationsAndMemberships(t *testing.T) {
 		t.Error("include_members_count=true gave no members_count")
 	}
 	_, _, body = s.get(t, "/v1/users/"+members[0].UserID+"/organization_memberships")
-	json.Unmarshal(body, &p)
+	mustUnmarshal(t, body, &p)
 	if p.TotalCount < 1 {
 		t.Errorf("user memberships: %s", body)
 	}
@@ -323,7 +332,7 @@ func TestAPIOrganizationsAndMemberships(t *testing.T) {
 	status, _, body = s.get(t, "/v1/organizations/"+org.ID)
 	wantClerkError(t, status, http.StatusNotFound, body, "resource_not_found")
 	_, _, body = s.get(t, "/v1/organization_memberships?limit=1")
-	json.Unmarshal(body, &p)
+	mustUnmarshal(t, body, &p)
 	if _, _, after := m.Counts(); p.TotalCount != int64(after) || after != liveMems-len(members) {
 		t.Errorf("after deleting the org: total %d, model %d, want %d", p.TotalCount, after, liveMems-len(members))
 	}
@@ -389,7 +398,9 @@ func TestAPIBeforeRequestProvokesOffsetSkips(t *testing.T) {
 		users := m.Users()
 		slices.SortFunc(users, func(a, b User) int { return int(b.CreatedAt - a.CreatedAt) })
 		for _, u := range users[:10] {
-			m.DeleteUser(u.ID)
+			if _, err := m.DeleteUser(u.ID); err != nil {
+				t.Fatal(err)
+			}
 			deletedIDs = append(deletedIDs, u.ID)
 		}
 	}})
@@ -397,7 +408,7 @@ func TestAPIBeforeRequestProvokesOffsetSkips(t *testing.T) {
 	for offset := 0; ; offset += 100 {
 		_, _, body := s.get(t, "/v1/users?limit=100&offset="+itoa(offset))
 		var page []tListed
-		json.Unmarshal(body, &page)
+		mustUnmarshal(t, body, &page)
 		for _, u := range page {
 			seen[u.ID] = true
 		}
@@ -451,7 +462,7 @@ func TestAPIConcurrentMutation(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				io.Copy(io.Discard, res.Body)
+				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 				if res.StatusCode != http.StatusOK {
 					t.Errorf("%s: %d", p, res.StatusCode)
@@ -479,7 +490,9 @@ func TestAPIListingIsCached(t *testing.T) {
 	if &a[0] != &b[0] {
 		t.Error("unchanged model rebuilt the listing")
 	}
-	m.UpdateUser(a[5].ID)
+	if _, err := m.UpdateUser(a[5].ID); err != nil {
+		t.Fatal(err)
+	}
 	m.mu.Lock()
 	c := m.liveUsers(sortKey{"updated_at", true})
 	d := m.liveUsers(sortKey{"created_at", true})

@@ -303,7 +303,7 @@ func (c *Cluster) initdb(ctx context.Context, pg *pgTools) error {
 	}
 	out, err := pg.command(ctx, "initdb", "-D", c.Dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale").CombinedOutput()
 	if err != nil {
-		c.Log.Write(out)
+		_, _ = c.Log.Write(out)
 		os.RemoveAll(c.Dir)
 		return fmt.Errorf("initdb failed (output above): %w", err)
 	}
@@ -325,7 +325,7 @@ func (c *Cluster) handOver(pg *pgTools) error {
 	}
 	parent := filepath.Dir(c.Dir)
 	if fi, err := os.Stat(parent); err == nil {
-		os.Chmod(parent, fi.Mode().Perm()|0o111) // best effort: initdb's access check says what failed
+		_ = os.Chmod(parent, fi.Mode().Perm()|0o111) // best effort: initdb's access check says what failed
 	}
 	fi, err := os.Stat(c.Dir)
 	if err != nil {

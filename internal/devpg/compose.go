@@ -56,7 +56,7 @@ func (d Compose) URL(ctx context.Context, db string) (string, error) {
 		case "healthy":
 			return URL(port, db), nil
 		case "unhealthy", "exited", "dead", "gone":
-			d.compose(ctx, d.Log, "logs", "--tail", "30", "postgres") // to explain the error below
+			_ = d.compose(ctx, d.Log, "logs", "--tail", "30", "postgres") // to explain the error below
 			return "", fmt.Errorf("the compose postgres container is %s (logs above)", status)
 		}
 		select {

@@ -42,7 +42,7 @@ func build() (string, error) {
 		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/syncd")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/syncd: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build ./cmd/syncd: %w\n%s", err, out)
 			return
 		}
 		binary = filepath.Join(dir, fmt.Sprintf("syncd-%d", os.Getuid()))
@@ -112,11 +112,11 @@ func (s *Syncd) stop(t testing.TB) {
 	if s.cmd.Process == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited, which done reports
 	select {
 	case <-s.done:
 	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
+		_ = s.cmd.Process.Kill()
 		t.Errorf("syncd did not stop within 30s of SIGTERM")
 	}
 }

@@ -48,7 +48,7 @@ func NewShared(ctx context.Context, prefix string) (url string, drop func() erro
 		return err
 	}
 	if err := migrate(ctx, url); err != nil {
-		drop()
+		_ = drop() // the migration's error is the one to report
 		return "", nil, err
 	}
 	return url, drop, nil
