@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -114,7 +115,7 @@ func readUser(t *testing.T, pool *pgxpool.Pool, id string) (userRow, bool) {
 		SELECT first_name, primary_email_address, updated_at, deleted_at IS NOT NULL,
 		       (SELECT count(*) FROM clerk.user_email_addresses WHERE user_id = u.id)
 		FROM clerk.users u WHERE id = $1`, id).Scan(&r.FirstName, &r.Email, &r.UpdatedAt, &r.Deleted, &r.Emails)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return r, false
 	}
 	if err != nil {
@@ -134,7 +135,7 @@ func readMembership(t *testing.T, pool *pgxpool.Pool, id string) (memberRow, boo
 	err := pool.QueryRow(context.Background(),
 		`SELECT coalesce(role, ''), deleted_at IS NOT NULL FROM clerk.organization_memberships WHERE id = $1`, id).
 		Scan(&r.Role, &r.Deleted)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return r, false
 	}
 	if err != nil {
@@ -408,19 +409,7 @@ func TestUnsyncedTypeIsSkipped(t *testing.T) {
 	}
 }
 
-func isInvalid(err error) bool {
-	for e := err; e != nil; {
-		if e == apply.ErrInvalidPayload {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
-}
+func isInvalid(err error) bool { return errors.Is(err, apply.ErrInvalidPayload) }
 
 func deref(s *string) string {
 	if s == nil {

@@ -345,7 +345,7 @@ func TestGetUser(t *testing.T) {
 		t.Fatalf("GetUser(gone) = %v, want ErrNotFound", err)
 	}
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Code != "resource_not_found" || apiErr.TraceID != "trace-123" {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Code != "resource_not_found" || apiErr.TraceID != "trace-123" {
 		t.Errorf("APIError = %+v, want 404 resource_not_found with its trace id", apiErr)
 	}
 

@@ -148,7 +148,7 @@ func TestServerErrorsForeverAreBounded(t *testing.T) {
 		func(cfg *Config) { cfg.MaxRetries = 3 })
 	err := c.ListUsers(context.Background(), func([]json.RawMessage) error { return nil })
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || apiErr.Attempts != 4 {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable || apiErr.Attempts != 4 {
 		t.Fatalf("err = %v, want an APIError 503 after 4 attempts", err)
 	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) {
@@ -346,7 +346,7 @@ func TestNonIdempotentRequestsAreNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 503 || hits.Load() != 1 {
+	if resp.StatusCode != http.StatusServiceUnavailable || hits.Load() != 1 {
 		t.Errorf("POST got %d after %d attempts, want the 503 after 1", resp.StatusCode, hits.Load())
 	}
 }
