@@ -24,8 +24,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Stdout); err != nil {
+	err := run(ctx, os.Args, os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "syncd-bench:", err)
 		os.Exit(1)
 	}

@@ -289,7 +289,7 @@ func pageOf[T any](items []T, lq listQuery) []T {
 // user_id=b; user_id[] is accepted too).
 func userIDFilter(r *http.Request) map[string]bool {
 	q := r.URL.Query()
-	ids := append(q["user_id"], q["user_id[]"]...)
+	ids := slices.Concat(q["user_id"], q["user_id[]"])
 	if len(ids) == 0 {
 		return nil
 	}

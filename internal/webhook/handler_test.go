@@ -299,8 +299,8 @@ func TestRejectedRequestsLeaveTablesUnchanged(t *testing.T) {
 func TestBodyOfExactlyOneMiBIsAccepted(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, secretA)
-	prefix := []byte(`{"type":"user.created","data":{"id":"user_big"},"pad":"`)
-	body := append(prefix, bytes.Repeat([]byte("x"), webhook.MaxBodyBytes-len(prefix)-2)...)
+	body := []byte(`{"type":"user.created","data":{"id":"user_big"},"pad":"`)
+	body = append(body, bytes.Repeat([]byte("x"), webhook.MaxBodyBytes-len(body)-2)...)
 	body = append(body, `"}`...)
 	if len(body) != webhook.MaxBodyBytes {
 		t.Fatalf("body is %d bytes", len(body))
