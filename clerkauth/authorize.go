@@ -70,7 +70,7 @@ func (a *Authorizer) Membership(ctx context.Context, orgID, userID string) (cler
 	}
 	key := cacheKey{org: orgID, user: userID}
 	start := time.Now()
-	if m, err, ok := a.cache.get(key, start); ok {
+	if m, ok, err := a.cache.get(key, start); ok {
 		return m, err
 	}
 	m, err := a.db.Membership(ctx, orgID, userID)
@@ -258,14 +258,14 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-func (c *membershipCache) get(k cacheKey, now time.Time) (clerkdb.Membership, error, bool) {
+func (c *membershipCache) get(k cacheKey, now time.Time) (clerkdb.Membership, bool, error) {
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
-		return clerkdb.Membership{}, nil, false
+		return clerkdb.Membership{}, false, nil
 	}
-	return e.m, e.err, true
+	return e.m, true, e.err
 }
 
 func (c *membershipCache) put(k cacheKey, e cacheEntry, now time.Time) {

@@ -201,7 +201,7 @@ func TestSyncStatusReportsNewestAppliedEventAndLastSuccessfulRun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, db := newDB(t)
-	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	at := func(minute int) time.Time { return t0.Add(time.Duration(minute) * time.Minute) }
 	mustExec(t, pool, `INSERT INTO clerk.webhook_events (id, type, payload, received_at, status, applied_at) VALUES
         ('msg_1', 'user.created', '{}', $1, 'applied', $2),
         ('msg_2', 'user.updated', '{}', $3, 'applied', $4),

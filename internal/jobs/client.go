@@ -92,12 +92,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			}
 			cfg.PeriodicJobs = append(slices.Clip(cfg.PeriodicJobs), PruneEventsPeriodicJob())
 		}
-		max := cfg.MaxWorkers
-		if max <= 0 {
-			max = 20
+		maxWorkers := cfg.MaxWorkers
+		if maxWorkers <= 0 {
+			maxWorkers = 20
 		}
 		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{jobargs.QueueSync: {MaxWorkers: max}}
+		rc.Queues = map[string]river.QueueConfig{jobargs.QueueSync: {MaxWorkers: maxWorkers}}
 		if cfg.ReconcileQueue || cfg.ReconcileOnly {
 			rc.Queues[jobargs.QueueReconcile] = river.QueueConfig{MaxWorkers: 1}
 		}

@@ -158,7 +158,7 @@ func (x *runState) repairOne(ctx context.Context, kind, id string, raw json.RawM
 // onto the row: the version, tombstone and digest lifted under the
 // object's lock, then the same upsert every write uses.
 func (x *runState) repairWrite(ctx context.Context, kind, id string, raw json.RawMessage) (func(pgx.Tx) (bool, error), error) {
-	clear := func(sp pgx.Tx) (bool, error) { return store.ClearVersion(ctx, sp, kind, id, x.since) }
+	clearVersion := func(sp pgx.Tx) (bool, error) { return store.ClearVersion(ctx, sp, kind, id, x.since) }
 	switch kind {
 	case store.KindUser:
 		u, err := apply.ParseUser(raw)
@@ -169,7 +169,7 @@ func (x *runState) repairWrite(ctx context.Context, kind, id string, raw json.Ra
 			if err := store.LockUserExclusive(ctx, sp, id); err != nil {
 				return false, err
 			}
-			if ok, err := clear(sp); err != nil || !ok {
+			if ok, err := clearVersion(sp); err != nil || !ok {
 				return false, err
 			}
 			_, err := apply.Users(ctx, sp, []store.User{u})
@@ -184,7 +184,7 @@ func (x *runState) repairWrite(ctx context.Context, kind, id string, raw json.Ra
 			if err := store.LockOrganizationExclusive(ctx, sp, id); err != nil {
 				return false, err
 			}
-			if ok, err := clear(sp); err != nil || !ok {
+			if ok, err := clearVersion(sp); err != nil || !ok {
 				return false, err
 			}
 			_, err := apply.Organizations(ctx, sp, []store.Organization{o})
@@ -202,7 +202,7 @@ func (x *runState) repairWrite(ctx context.Context, kind, id string, raw json.Ra
 			if err := store.LockParentsShared(ctx, sp, []string{m.OrganizationID}, []string{m.UserID}); err != nil {
 				return false, err
 			}
-			if ok, err := clear(sp); err != nil || !ok {
+			if ok, err := clearVersion(sp); err != nil || !ok {
 				return false, err
 			}
 			_, _, err := apply.Memberships(ctx, sp, []store.Membership{m}, nil)

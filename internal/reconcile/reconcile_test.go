@@ -587,16 +587,16 @@ func TestDryRunReportsDriftAndWritesNothing(t *testing.T) {
 	h.obs.mu.Unlock()
 
 	// The real run repairs exactly what the dry run announced.
-	real := h.mustRun(false)
-	if real.Users.Created != 1 || real.Users.Updated != 1 || real.Users.Deleted != 1 {
-		t.Fatalf("real run users %+v after the dry run", real.Users)
+	repaired := h.mustRun(false)
+	if repaired.Users.Created != 1 || repaired.Users.Updated != 1 || repaired.Users.Deleted != 1 {
+		t.Fatalf("real run users %+v after the dry run", repaired.Users)
 	}
 	// ...kind by kind, at the same cost in API requests.
-	checkCounts(t, "dry run users", run.Users, real.Users)
-	checkCounts(t, "dry run organizations", run.Organizations, real.Organizations)
-	checkCounts(t, "dry run memberships", run.Memberships, real.Memberships)
-	if run.APIRequests != real.APIRequests {
-		t.Errorf("dry run made %d API requests, the real run %d", run.APIRequests, real.APIRequests)
+	checkCounts(t, "dry run users", run.Users, repaired.Users)
+	checkCounts(t, "dry run organizations", run.Organizations, repaired.Organizations)
+	checkCounts(t, "dry run memberships", run.Memberships, repaired.Memberships)
+	if run.APIRequests != repaired.APIRequests {
+		t.Errorf("dry run made %d API requests, the real run %d", run.APIRequests, repaired.APIRequests)
 	}
 	h.requireConverged()
 }

@@ -108,10 +108,10 @@ func Diff(ctx context.Context, db store.DBTX, m *clerkfake.Model, opts Options) 
 			out = append(out, fmt.Sprintf("organization %s: live in Clerk, deleted in the table", o.ID))
 			continue
 		}
-		max := o.MaxAllowedMemberships
+		maxMembers := o.MaxAllowedMemberships
 		want := orgRow{
 			Name: &o.Name, Slug: &o.Slug, ImageURL: &o.ImageURL, CreatedBy: nonEmpty(o.CreatedBy),
-			MaxAllowedMemberships: &max, PublicMetadata: canon(o.PublicMetadata),
+			MaxAllowedMemberships: &maxMembers, PublicMetadata: canon(o.PublicMetadata),
 			PrivateMetadata: canon(o.PrivateMetadata), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 		}
 		out = append(out, fieldDiffs("organization "+o.ID, want, row.orgRow)...)
