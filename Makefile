@@ -20,6 +20,12 @@ FUZZTIME ?= 30s
 # Extra arguments for the syncd-bench program, e.g. make bench-ingest ARGS='-n 100000'
 ARGS     ?=
 
+# golangci-lint, built from the Go module proxy into ./bin by `make lint`
+# (lint-tools) when missing or of another version; .golangci.yml is its
+# configuration. shellcheck comes from Debian's package.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         := bin/golangci-lint
+
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short --verify -q HEAD 2>/dev/null || echo unknown)
 LDFLAGS  = -X main.version=$(VERSION) -X main.commit=$(COMMIT)
@@ -40,7 +46,7 @@ export GO FUZZTIME
 
 .PHONY: help build run send-test-event start-db stop-db clean-db \
 	test test-long bench bench-go bench-tool bench-ingest bench-apply bench-reconcile \
-	lint fmt fuzz fuzz-short docker-build docker-up clean
+	lint lint-tools fmt fuzz fuzz-short docker-build docker-up clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -89,8 +95,28 @@ bench-apply: bench-tool ## the apply workers alone, draining a stored backlog
 bench-reconcile: bench-tool ## a reconciliation of 100,000 users against the fake Backend API
 	$(WITH_DB) bin/syncd-bench reconcile $(ARGS)
 
-lint: ## gofmt -l must print nothing; go vet ./...
-	@scripts/lint.sh
+lint: lint-tools ## gofmt -l, go vet, golangci-lint (.golangci.yml), shellcheck on the shell scripts
+	@GOLANGCI_LINT=$(GOLANGCI_LINT) scripts/lint.sh
+
+# Builds golangci-lint from source: minutes on a cold module and build
+# cache, seconds on a warm one. shellcheck: apt-get as root, else sudo
+# apt-get, else a message saying how to install it.
+lint-tools: ## install golangci-lint $(GOLANGCI_LINT_VERSION) into ./bin and shellcheck, if missing
+	@if ! $(GOLANGCI_LINT) version 2>/dev/null | grep -q 'has version $(GOLANGCI_LINT_VERSION:v%=%) '; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into ./bin (go install; minutes on a cold cache)"; \
+		rm -f $(GOLANGCI_LINT); \
+		GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
+	@if ! command -v shellcheck >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [[ $$(id -u) -eq 0 ]]; then sudo=; \
+		elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+		else \
+			echo "lint: shellcheck is not installed: apt-get install shellcheck (Debian, Ubuntu) or brew install shellcheck (macOS), then make lint again" >&2; \
+			exit 1; \
+		fi; \
+		echo "installing shellcheck ($${sudo:+sudo }apt-get install shellcheck)"; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; \
+	fi
 
 fmt: ## gofmt -w every Go file
 	@find . \( -path ./.data -o -path ./.git -o -path ./bin -o -name vendor -o -name testdata \) -prune \
