@@ -335,23 +335,14 @@ func TestParentDeletedWhileMembershipUpdateInFlight(t *testing.T) {
 						return err
 					})
 				}()
-				// Give the second transaction time to run as far as it can
-				// before the first commits.
-				var secondErr error
-				finished := false
-				select {
-				case secondErr = <-done:
-					finished = true
-				case <-time.After(200 * time.Millisecond):
-				}
+				// The race under test: the second transaction must be
+				// waiting on the first's locks when the first commits.
+				waitBlockedBy(t, pool, tx1, done)
 				if err := tx1.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if !finished {
-					secondErr = <-done
-				}
-				if secondErr != nil {
-					t.Fatal(secondErr)
+				if err := <-done; err != nil {
+					t.Fatal(err)
 				}
 				m, ok := readMembership(t, pool, "orgmem_1")
 				if !ok || !m.Deleted {
@@ -453,7 +444,7 @@ func TestConcurrentUserVersionsLeaveTheNewerAddressList(t *testing.T) {
 			return err
 		})
 	}()
-	time.Sleep(200 * time.Millisecond) // let the newer version block on the row
+	waitBlockedBy(t, pool, tx1, done) // the newer version waits on the older's row
 	if err := tx1.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -463,5 +454,39 @@ func TestConcurrentUserVersionsLeaveTheNewerAddressList(t *testing.T) {
 	row, _ := readUser(t, pool, "user_1")
 	if row.Emails != 0 || row.Email != nil {
 		t.Fatalf("%d address rows, primary %v; the newer version has none", row.Emails, ptr(row.Email))
+	}
+}
+
+// waitBlockedBy returns once Postgres shows another backend waiting on a lock
+// that tx holds (pg_blocking_pids), so a test of two racing transactions
+// really races however loaded the machine is. It fails the test if the
+// other transaction finished without ever waiting (done received first) or
+// nothing waits within ten seconds.
+func waitBlockedBy(t *testing.T, pool *pgxpool.Pool, tx pgx.Tx, done <-chan error) {
+	t.Helper()
+	ctx := context.Background()
+	var pid int32
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx,
+			`SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, pid).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the second transaction finished (%v) without waiting for the first: nothing raced", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no transaction waited on the first one's locks within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
