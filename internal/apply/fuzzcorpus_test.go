@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/fuzzcorpus"
 )
 
 // Corpus limits: the seed corpora are committed, so they stay small.
@@ -29,7 +28,7 @@ func TestFuzzCorpus(t *testing.T) {
 	if os.Getenv("SYNCD_WRITE_FUZZ_CORPUS") == "1" {
 		writeApplyCorpus(t)
 	}
-	checkCorpusSize(t, "testdata/fuzz")
+	fuzzcorpus.CheckSize(t, maxCorpusFiles, maxCorpusBytes)
 }
 
 func writeApplyCorpus(t *testing.T) {
@@ -41,12 +40,7 @@ func writeApplyCorpus(t *testing.T) {
 		clerkfake.TypeUserDeleted:       "FuzzParseDeleted", clerkfake.TypeOrganizationDeleted: "FuzzParseDeleted",
 	}
 	for _, dir := range []string{"FuzzParseUser", "FuzzParseOrganization", "FuzzParseMembership", "FuzzParseDeleted"} {
-		old, _ := filepath.Glob(filepath.Join("testdata/fuzz", dir, "seed-*"))
-		for _, p := range old {
-			if err := os.Remove(p); err != nil {
-				t.Fatal(err)
-			}
-		}
+		fuzzcorpus.RemoveSeeds(t, dir)
 	}
 	perType := map[string]int{}
 	for i, ev := range clerkfake.New(11).History(600) {
@@ -61,44 +55,6 @@ func writeApplyCorpus(t *testing.T) {
 		if err := json.Unmarshal(ev.Body, &env); err != nil {
 			t.Fatal(err)
 		}
-		writeCorpusFile(t, name, fmt.Sprintf("seed-%03d-%s", i, strings.ReplaceAll(ev.Type, ".", "_")), env.Data)
-	}
-}
-
-// writeCorpusFile writes one []byte input in the "go test fuzz v1" format.
-func writeCorpusFile(t *testing.T, target, name string, data []byte) {
-	t.Helper()
-	dir := filepath.Join("testdata/fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func checkCorpusSize(t *testing.T, root string) {
-	t.Helper()
-	total := int64(0)
-	dirs, _ := os.ReadDir(root)
-	for _, d := range dirs {
-		files, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(files) > maxCorpusFiles {
-			t.Errorf("%s/%s holds %d inputs; keep a seed corpus under %d", root, d.Name(), len(files), maxCorpusFiles)
-		}
-		for _, f := range files {
-			info, err := f.Info()
-			if err != nil {
-				t.Fatal(err)
-			}
-			total += info.Size()
-		}
-	}
-	if total > maxCorpusBytes {
-		t.Errorf("%s holds %d bytes; keep the seed corpora under %d", root, total, maxCorpusBytes)
+		fuzzcorpus.Write(t, name, fmt.Sprintf("seed-%03d-%s", i, ev.Type), []byte(env.Data))
 	}
 }
