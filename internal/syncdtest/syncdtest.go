@@ -59,7 +59,7 @@ type Syncd struct {
 	Secret string
 
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *LockedBuffer
 	done chan error
 }
 
@@ -73,7 +73,7 @@ func Start(t testing.TB, databaseURL string, extraEnv ...string) *Syncd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Syncd{Secret: clerkfake.NewSecret(nil), out: &lockedBuffer{}, done: make(chan error, 1)}
+	s := &Syncd{Secret: clerkfake.NewSecret(nil), out: &LockedBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
@@ -186,18 +186,20 @@ func listeningAddr(logs string) string {
 	return ""
 }
 
-type lockedBuffer struct {
+// LockedBuffer collects a process's output while it runs: safe to write
+// from the process's copy goroutine and read from the test.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
