@@ -82,36 +82,11 @@ func (r *Runner) Run(ctx context.Context, runID int64) (store.Run, error) {
 	if err != nil {
 		return store.Run{}, fmt.Errorf("reconciliation run %d: acquire a connection: %w", runID, err)
 	}
-	locked := false
-	defer func() {
-		// The connection goes back to the pool only without the lock and
-		// the temporary tables; if they cannot be dropped, it is closed.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		ok := store.DropSeen(cctx, conn) == nil
-		if locked && store.UnlockReconcile(cctx, conn) != nil {
-			ok = false
-		}
-		if !ok {
-			_ = conn.Hijack().Close(cctx)
-			return
-		}
-		conn.Release()
-	}()
+	var locked bool
+	defer func() { releaseConn(ctx, conn, locked) }()
 
-	got, err := store.TryLockReconcile(ctx, conn)
-	if err != nil {
-		return store.Run{}, err
-	}
-	if !got {
-		return store.Run{}, fmt.Errorf("reconciliation run %d: %w", runID, ErrBusy)
-	}
-	locked = true
-
-	run, err := store.RestartRun(ctx, conn, runID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Run{}, fmt.Errorf("reconciliation run %d: %w", runID, ErrNotRunning)
-	}
+	var run store.Run
+	run, locked, err = claimRun(ctx, conn, runID)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -126,19 +101,7 @@ func (r *Runner) Run(ctx context.Context, runID int64) (store.Run, error) {
 		since:         run.StartedAt,
 		logger:        logger,
 	}
-	runErr := func() error {
-		api, err := clerkapi.New(r.clerk)
-		if err != nil {
-			return err
-		}
-		x.api = api
-		return x.execute(ctx)
-	}()
-	if x.api != nil {
-		st := x.api.Stats()
-		x.totals.APIRequests, x.totals.APIRateLimited = st.Requests, st.RateLimited
-	}
-
+	runErr := r.work(ctx, x)
 	if runErr != nil && ctx.Err() != nil {
 		// Stopping, not failing: River retries the job, which starts the
 		// run again.
@@ -146,51 +109,121 @@ func (r *Runner) Run(ctx context.Context, runID int64) (store.Run, error) {
 			"error", runErr.Error())
 		return store.Run{}, fmt.Errorf("reconciliation run %d interrupted: %w", runID, runErr)
 	}
+	return r.finish(ctx, x, run.StartedAt, runErr)
+}
 
+// releaseConn gives the run's connection back to the pool only without the
+// lock and the temporary tables; if they cannot be dropped, it is closed.
+func releaseConn(ctx context.Context, conn *pgxpool.Conn, locked bool) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	ok := store.DropSeen(cctx, conn) == nil
+	if locked && store.UnlockReconcile(cctx, conn) != nil {
+		ok = false
+	}
+	if !ok {
+		_ = conn.Hijack().Close(cctx)
+		return
+	}
+	conn.Release()
+}
+
+// claimRun takes the reconciliation lock on conn and restarts run runID.
+// locked says whether the lock was taken, for releaseConn, even when the
+// restart then failed.
+func claimRun(ctx context.Context, conn *pgxpool.Conn, runID int64) (run store.Run, locked bool, err error) {
+	got, err := store.TryLockReconcile(ctx, conn)
+	if err != nil {
+		return store.Run{}, false, err
+	}
+	if !got {
+		return store.Run{}, false, fmt.Errorf("reconciliation run %d: %w", runID, ErrBusy)
+	}
+	run, err = store.RestartRun(ctx, conn, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Run{}, true, fmt.Errorf("reconciliation run %d: %w", runID, ErrNotRunning)
+	}
+	if err != nil {
+		return store.Run{}, true, err
+	}
+	return run, true, nil
+}
+
+// work runs x with a Backend API client of its own, and adds the client's
+// request counts to x's totals whatever the outcome.
+func (r *Runner) work(ctx context.Context, x *runState) error {
+	api, err := clerkapi.New(r.clerk)
+	if err != nil {
+		return err
+	}
+	x.api = api
+	runErr := x.execute(ctx)
+	st := x.api.Stats()
+	x.totals.APIRequests, x.totals.APIRateLimited = st.Requests, st.RateLimited
+	return runErr
+}
+
+// finish records x's outcome (runErr nil or not), tells the observer and
+// the log, and returns the run as recorded.
+func (r *Runner) finish(ctx context.Context, x *runState, startedAt time.Time, runErr error) (store.Run, error) {
 	status, errText := store.RunSucceeded, ""
 	if runErr != nil {
 		status, errText = store.RunFailed, runErr.Error()
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	finished, err := store.FinishRun(fctx, conn, runID, status, x.totals, errText)
+	finished, err := store.FinishRun(fctx, x.conn, x.id, status, x.totals, errText)
 	if err != nil {
 		return store.Run{}, errors.Join(runErr, err)
 	}
 	if !finished {
 		// Marked abandoned while it worked: the lock should have prevented
 		// that, so say so rather than report a result nobody recorded.
-		return store.Run{}, errors.Join(runErr, fmt.Errorf("reconciliation run %d: %w (its result was not recorded)", runID, ErrNotRunning))
+		return store.Run{}, errors.Join(runErr, fmt.Errorf("reconciliation run %d: %w (its result was not recorded)", x.id, ErrNotRunning))
 	}
-	r.observe.ReconcileFinished(status)
-	if !x.dry {
-		for _, k := range []struct {
-			kind string
-			c    store.RunCounts
-		}{{store.KindUser, x.totals.Users}, {store.KindOrganization, x.totals.Organizations}, {store.KindMembership, x.totals.Memberships}} {
-			r.observe.ReconcileDrift(k.kind, "created", k.c.Created)
-			r.observe.ReconcileDrift(k.kind, "updated", k.c.Updated)
-			r.observe.ReconcileDrift(k.kind, "deleted", k.c.Deleted)
-		}
-	}
-	final, err := store.GetRun(fctx, conn, runID)
+	r.observeFinished(x, status)
+	final, err := store.GetRun(fctx, x.conn, x.id)
 	if err != nil {
 		return store.Run{}, errors.Join(runErr, err)
 	}
-	attrs := []any{"status", status, "duration", time.Since(run.StartedAt).Round(time.Millisecond).String(),
-		"api_requests", x.totals.APIRequests, "api_rate_limited", x.totals.APIRateLimited}
+	attrs := finishedAttrs(x.totals, status, startedAt)
+	if runErr != nil {
+		x.logger.ErrorContext(ctx, "reconciliation failed", append(attrs, "error", errText)...)
+		return final, fmt.Errorf("reconciliation run %d failed: %w", x.id, runErr)
+	}
+	x.logger.InfoContext(ctx, "reconciliation finished", attrs...)
+	return final, nil
+}
+
+// observeFinished reports the run's status, and the drift it repaired
+// unless it was a dry run.
+func (r *Runner) observeFinished(x *runState, status string) {
+	r.observe.ReconcileFinished(status)
+	if x.dry {
+		return
+	}
+	for _, k := range []struct {
+		kind string
+		c    store.RunCounts
+	}{{store.KindUser, x.totals.Users}, {store.KindOrganization, x.totals.Organizations}, {store.KindMembership, x.totals.Memberships}} {
+		r.observe.ReconcileDrift(k.kind, "created", k.c.Created)
+		r.observe.ReconcileDrift(k.kind, "updated", k.c.Updated)
+		r.observe.ReconcileDrift(k.kind, "deleted", k.c.Deleted)
+	}
+}
+
+// finishedAttrs are the attributes of the line that ends a run: status,
+// duration, API requests and each kind's counts.
+func finishedAttrs(t store.RunTotals, status string, startedAt time.Time) []any {
+	attrs := []any{"status", status, "duration", time.Since(startedAt).Round(time.Millisecond).String(),
+		"api_requests", t.APIRequests, "api_rate_limited", t.APIRateLimited}
 	for _, k := range []struct {
 		name string
 		c    store.RunCounts
-	}{{"users", x.totals.Users}, {"organizations", x.totals.Organizations}, {"memberships", x.totals.Memberships}} {
+	}{{"users", t.Users}, {"organizations", t.Organizations}, {"memberships", t.Memberships}} {
 		attrs = append(attrs, slog.Group(k.name, "seen", k.c.Seen, "created", k.c.Created, "updated", k.c.Updated,
 			"deleted", k.c.Deleted, "unchanged", k.c.Unchanged, "errors", k.c.Errors,
 			"conflicts", k.c.Conflicts, "repaired", k.c.Repaired))
 	}
-	if runErr != nil {
-		logger.ErrorContext(ctx, "reconciliation failed", append(attrs, "error", errText)...)
-		return final, fmt.Errorf("reconciliation run %d failed: %w", runID, runErr)
-	}
-	logger.InfoContext(ctx, "reconciliation finished", attrs...)
-	return final, nil
+	return attrs
 }
