@@ -110,29 +110,62 @@ type PageFunc func(page []json.RawMessage) error
 
 // New validates cfg and builds a Client. Its errors name the setting to fix.
 func New(cfg Config) (*Client, error) {
-	key := strings.TrimSpace(cfg.SecretKey)
-	switch {
-	case key == "":
-		return nil, errors.New("clerkapi: CLERK_SECRET_KEY is not set: reconciliation needs the instance's Backend API secret key (sk_live_... or sk_test_...)")
-	case strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return nil, errors.New("clerkapi: CLERK_SECRET_KEY contains whitespace or control characters: set it to the key alone")
-	case !strings.HasPrefix(key, "sk_") || len(key) == len("sk_"):
-		return nil, errors.New("clerkapi: CLERK_SECRET_KEY is not a Backend API secret key: it must start with sk_ (a pk_ publishable key or a whsec_ webhook secret will not work)")
+	key, err := secretKey(cfg.SecretKey)
+	if err != nil {
+		return nil, err
 	}
-
 	baseURL, err := parseBaseURL(cfg.BaseURL)
 	if err != nil {
 		return nil, err
 	}
+	pageSize, err := pageSizeOf(cfg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		backend: clerk.NewBackend(&clerk.BackendConfig{
+			HTTPClient: httpClient(cfg.HTTPClient, t),
+			URL:        clerk.String(baseURL),
+			Key:        clerk.String(key),
+		}),
+		transport: t,
+		pageSize:  pageSize,
+		secret:    key,
+	}, nil
+}
 
-	pageSize := cfg.PageSize
+// secretKey checks CLERK_SECRET_KEY and returns it trimmed.
+func secretKey(raw string) (string, error) {
+	key := strings.TrimSpace(raw)
+	switch {
+	case key == "":
+		return "", errors.New("clerkapi: CLERK_SECRET_KEY is not set: reconciliation needs the instance's Backend API secret key (sk_live_... or sk_test_...)")
+	case strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return "", errors.New("clerkapi: CLERK_SECRET_KEY contains whitespace or control characters: set it to the key alone")
+	case !strings.HasPrefix(key, "sk_") || len(key) == len("sk_"):
+		return "", errors.New("clerkapi: CLERK_SECRET_KEY is not a Backend API secret key: it must start with sk_ (a pk_ publishable key or a whsec_ webhook secret will not work)")
+	}
+	return key, nil
+}
+
+// pageSizeOf is Config.PageSize, DefaultPageSize when zero.
+func pageSizeOf(pageSize int) (int, error) {
 	switch {
 	case pageSize == 0:
-		pageSize = DefaultPageSize
+		return DefaultPageSize, nil
 	case pageSize < 0 || pageSize > MaxPageSize:
-		return nil, fmt.Errorf("clerkapi: page size %d is out of range: the Backend API accepts 1 to %d", pageSize, MaxPageSize)
+		return 0, fmt.Errorf("clerkapi: page size %d is out of range: the Backend API accepts 1 to %d", pageSize, MaxPageSize)
 	}
+	return pageSize, nil
+}
 
+// newTransport builds the transport that limits, times and retries each
+// request, from cfg with its defaults filled in.
+func newTransport(cfg Config) (*transport, error) {
 	if math.IsNaN(cfg.RPS) {
 		return nil, errors.New("clerkapi: SYNCD_CLERK_RPS is not a number: set requests per second, e.g. 20")
 	}
@@ -142,7 +175,6 @@ func New(cfg Config) (*Client, error) {
 		// exactly what trips the instance's 10 s window.
 		limiter = rate.NewLimiter(rate.Limit(cfg.RPS), 1)
 	}
-
 	timeout := cfg.Timeout
 	if timeout <= 0 && cfg.HTTPClient != nil {
 		timeout = cfg.HTTPClient.Timeout
@@ -150,63 +182,54 @@ func New(cfg Config) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-
-	maxRetries := cfg.MaxRetries
-	switch {
-	case maxRetries == 0:
-		maxRetries = DefaultMaxRetries
-	case maxRetries < 0:
-		maxRetries = 0
-	}
-	maxThrottleWait := cfg.MaxThrottleWait
-	switch {
-	case maxThrottleWait == 0:
-		maxThrottleWait = DefaultMaxThrottleWait
-	case maxThrottleWait < 0:
-		maxThrottleWait = 0
-	}
-
 	sleep := cfg.Sleep
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-
-	var base http.RoundTripper
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		base = cfg.HTTPClient.Transport
-	} else if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		base = dt.Clone()
-	} else {
-		base = http.DefaultTransport
-	}
-
-	t := &transport{
-		base:            base,
+	return &transport{
+		base:            baseTransport(cfg.HTTPClient),
 		limiter:         limiter,
 		sleep:           sleep,
 		attemptTimeout:  timeout,
-		maxRetries:      maxRetries,
-		maxThrottleWait: maxThrottleWait,
+		maxRetries:      orDefault(cfg.MaxRetries, DefaultMaxRetries),
+		maxThrottleWait: orDefault(cfg.MaxThrottleWait, DefaultMaxThrottleWait),
 		onResponse:      cfg.OnResponse,
-	}
-	// No Timeout here on purpose: it would span the retries and their
-	// waits; the transport bounds each attempt instead.
-	hc := &http.Client{Transport: t}
-	if cfg.HTTPClient != nil {
-		hc.CheckRedirect = cfg.HTTPClient.CheckRedirect
-		hc.Jar = cfg.HTTPClient.Jar
-	}
-
-	return &Client{
-		backend: clerk.NewBackend(&clerk.BackendConfig{
-			HTTPClient: hc,
-			URL:        clerk.String(baseURL),
-			Key:        clerk.String(key),
-		}),
-		transport: t,
-		pageSize:  pageSize,
-		secret:    key,
 	}, nil
+}
+
+// orDefault is def for zero, zero for a negative v (none), and v otherwise.
+func orDefault[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// baseTransport is the given client's transport, or a clone of the default
+// one.
+func baseTransport(given *http.Client) http.RoundTripper {
+	if given != nil && given.Transport != nil {
+		return given.Transport
+	}
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		return dt.Clone()
+	}
+	return http.DefaultTransport
+}
+
+// httpClient sends through t, keeping the given client's redirect policy
+// and cookie jar. No Timeout here on purpose: it would span the retries
+// and their waits; the transport bounds each attempt instead.
+func httpClient(given *http.Client, t *transport) *http.Client {
+	hc := &http.Client{Transport: t}
+	if given != nil {
+		hc.CheckRedirect = given.CheckRedirect
+		hc.Jar = given.Jar
+	}
+	return hc
 }
 
 func parseBaseURL(raw string) (string, error) {
