@@ -30,33 +30,31 @@ func (m Membership) hash() ([]byte, error) {
 		m.CreatedAt.UnixMilli(), m.UpdatedAt.UnixMilli())
 }
 
-// parentDeletedAt is the earliest deletion of a membership's user or
-// organization, or NULL while both live. A membership written after its
-// parent was deleted is born deleted: Clerk removes the memberships of a
-// deleted user or organization, whether or not it says so in an event.
-const parentDeletedAt = `(SELECT min(p.deleted_at) FROM (
-    SELECT deleted_at FROM clerk.users WHERE id = i.user_id
-    UNION ALL
-    SELECT deleted_at FROM clerk.organizations WHERE id = i.organization_id) p)`
-
-// UpsertMemberships writes a batch of memberships in one statement, each
-// under the version rule and born deleted when a parent is, and returns what
-// happened to each, in the order given. Run it under the shared locks of
-// every parent in the batch (LockParentsShared).
-func UpsertMemberships(ctx context.Context, db DBTX, ms []Membership) ([]Write, error) {
-	// Permissions travel as one JSON array per row: unnest flattens a
-	// two-dimensional text[] instead of yielding one array per row.
-	q := `
+// upsertMembershipsSQL writes a batch of memberships under the version
+// rule, as upsertUsersSQL does users. Permissions travel as one JSON array
+// per row: unnest flattens a two-dimensional text[] instead of yielding one
+// array per row. A membership's deleted_at is the earliest deletion of its
+// user or organization, or NULL while both live: a membership written after
+// its parent was deleted is born deleted, since Clerk removes the
+// memberships of a deleted user or organization, whether or not it says so
+// in an event.
+const upsertMembershipsSQL = `
 INSERT INTO clerk.organization_memberships AS t (id, organization_id, user_id, role, permissions,
     public_metadata, private_metadata, created_at, updated_at, deleted_at, raw, sync_hash, synced_at)
 SELECT i.id, i.organization_id, i.user_id, i.role,
     ARRAY(SELECT jsonb_array_elements_text(i.permissions::jsonb)),
     i.public_metadata::jsonb, i.private_metadata::jsonb, i.created_at, i.updated_at,
-    ` + parentDeletedAt + `, i.raw::jsonb, i.sync_hash, now()
+    (SELECT min(p.deleted_at) FROM (
+        SELECT deleted_at FROM clerk.users WHERE id = i.user_id
+        UNION ALL
+        SELECT deleted_at FROM clerk.organizations WHERE id = i.organization_id) p),
+    i.raw::jsonb, i.sync_hash, now()
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::timestamptz[], $9::timestamptz[], $10::text[], $11::bytea[])
     AS i(id, organization_id, user_id, role, permissions, public_metadata, private_metadata,
-         created_at, updated_at, raw, sync_hash)` + skipRefused("clerk.organization_memberships") + `
+         created_at, updated_at, raw, sync_hash)
+LEFT JOIN LATERAL (SELECT s.deleted_at, s.updated_at, s.sync_hash FROM clerk.organization_memberships s WHERE s.id = i.id LIMIT 1) s ON true
+WHERE clerk.write_allowed(s.deleted_at, s.updated_at, s.sync_hash, i.updated_at, i.sync_hash)
 ON CONFLICT (id) DO UPDATE SET
     organization_id = EXCLUDED.organization_id,
     user_id = EXCLUDED.user_id,
@@ -69,8 +67,15 @@ ON CONFLICT (id) DO UPDATE SET
     deleted_at = EXCLUDED.deleted_at,
     raw = EXCLUDED.raw,
     sync_hash = EXCLUDED.sync_hash,
-    synced_at = now()` + versionRule() + `
+    synced_at = now()
+WHERE clerk.write_allowed(t.deleted_at, t.updated_at, t.sync_hash, EXCLUDED.updated_at, EXCLUDED.sync_hash)
 RETURNING t.id, (xmax = 0)`
+
+// UpsertMemberships writes a batch of memberships in one statement, each
+// under the version rule and born deleted when a parent is, and returns what
+// happened to each, in the order given. Run it under the shared locks of
+// every parent in the batch (LockParentsShared).
+func UpsertMemberships(ctx context.Context, db DBTX, ms []Membership) ([]Write, error) {
 	out := make([]Write, len(ms))
 	if len(ms) == 0 {
 		return out, nil
@@ -103,7 +108,7 @@ RETURNING t.id, (xmax = 0)`
 		createdAt[j], updatedAt[j] = m.CreatedAt, m.UpdatedAt
 		hashes[j] = h
 	}
-	rows, err := db.Query(ctx, q, ids, orgIDs, userIDs, role, perms, pub, priv, createdAt, updatedAt, raw, hashes)
+	rows, err := db.Query(ctx, upsertMembershipsSQL, ids, orgIDs, userIDs, role, perms, pub, priv, createdAt, updatedAt, raw, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("upsert %s: %w", describeBatch("membership", ids), classify(err))
 	}
@@ -121,7 +126,7 @@ RETURNING t.id, (xmax = 0)`
 // membership was never seen it is inserted from m, already deleted, so a late
 // created or updated event cannot bring it back.
 func TombstoneMembership(ctx context.Context, db DBTX, m Membership, at time.Time) (Write, error) {
-	q := `
+	const q = `
 INSERT INTO clerk.organization_memberships AS t (id, organization_id, user_id, role, permissions,
     public_metadata, private_metadata, created_at, updated_at, deleted_at, raw, sync_hash, synced_at)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11::jsonb, $12, now())

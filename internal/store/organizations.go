@@ -37,12 +37,9 @@ func UpsertOrganization(ctx context.Context, db DBTX, o Organization) (Write, er
 	return ws[0], nil
 }
 
-// UpsertOrganizations writes a batch of organizations in one statement, each
-// under the version rule, and returns what happened to each, in the order
-// given. An id given twice (the snapshots embedded in a page of memberships
-// repeat their organization) is written once, with its newest version.
-func UpsertOrganizations(ctx context.Context, db DBTX, orgs []Organization) ([]Write, error) {
-	q := `
+// upsertOrganizationsSQL writes a batch of organizations under the version
+// rule, as upsertUsersSQL does users.
+const upsertOrganizationsSQL = `
 INSERT INTO clerk.organizations AS t (id, name, slug, image_url, created_by,
     max_allowed_memberships, public_metadata, private_metadata, created_at, updated_at, raw,
     sync_hash, synced_at)
@@ -52,7 +49,9 @@ SELECT i.id, i.name, i.slug, i.image_url, i.created_by, i.max_allowed_membership
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
     $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bytea[])
     AS i(id, name, slug, image_url, created_by, max_allowed_memberships, public_metadata,
-         private_metadata, created_at, updated_at, raw, sync_hash)` + skipRefused("clerk.organizations") + `
+         private_metadata, created_at, updated_at, raw, sync_hash)
+LEFT JOIN LATERAL (SELECT s.deleted_at, s.updated_at, s.sync_hash FROM clerk.organizations s WHERE s.id = i.id LIMIT 1) s ON true
+WHERE clerk.write_allowed(s.deleted_at, s.updated_at, s.sync_hash, i.updated_at, i.sync_hash)
 ON CONFLICT (id) DO UPDATE SET
     name = EXCLUDED.name,
     slug = EXCLUDED.slug,
@@ -65,8 +64,15 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at,
     raw = EXCLUDED.raw,
     sync_hash = EXCLUDED.sync_hash,
-    synced_at = now()` + versionRule() + `
+    synced_at = now()
+WHERE clerk.write_allowed(t.deleted_at, t.updated_at, t.sync_hash, EXCLUDED.updated_at, EXCLUDED.sync_hash)
 RETURNING t.id, (xmax = 0)`
+
+// UpsertOrganizations writes a batch of organizations in one statement, each
+// under the version rule, and returns what happened to each, in the order
+// given. An id given twice (the snapshots embedded in a page of memberships
+// repeat their organization) is written once, with its newest version.
+func UpsertOrganizations(ctx context.Context, db DBTX, orgs []Organization) ([]Write, error) {
 	out := make([]Write, len(orgs))
 	if len(orgs) == 0 {
 		return out, nil
@@ -94,7 +100,7 @@ RETURNING t.id, (xmax = 0)`
 		createdAt[j], updatedAt[j] = o.CreatedAt, o.UpdatedAt
 		hashes[j] = h
 	}
-	rows, err := db.Query(ctx, q, ids, name, slug, image, createdBy, maxMembers, pub, priv,
+	rows, err := db.Query(ctx, upsertOrganizationsSQL, ids, name, slug, image, createdBy, maxMembers, pub, priv,
 		createdAt, updatedAt, raw, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("upsert %s: %w", describeBatch("organization", ids), classify(err))
@@ -112,7 +118,7 @@ RETURNING t.id, (xmax = 0)`
 // TombstoneOrganization marks an organization deleted at `at`, inserting the
 // tombstone when it was never seen. slug may be nil.
 func TombstoneOrganization(ctx context.Context, db DBTX, id string, slug *string, at time.Time) (Write, error) {
-	q := `
+	const q = `
 INSERT INTO clerk.organizations AS t (id, slug, deleted_at, synced_at)
 VALUES ($1, $2, $3, now())
 ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now()

@@ -55,12 +55,12 @@ func UpsertUser(ctx context.Context, db DBTX, u User) (Write, error) {
 	return ws[0], nil
 }
 
-// UpsertUsers writes a batch of users in one statement, each under the
-// version rule, and returns what happened to each, in the order given. An
-// id given twice is written once, with its newest version; the other copy
-// reports Unchanged.
-func UpsertUsers(ctx context.Context, db DBTX, users []User) ([]Write, error) {
-	q := `
+// upsertUsersSQL writes a batch of users under the version rule
+// (clerk.write_allowed), dropping refused rows before ON CONFLICT would lock
+// them; store.go says why both calls and the LATERAL probe. The input is one
+// array per column, in the order of the column list of i; it returns the ids
+// written and whether each was inserted.
+const upsertUsersSQL = `
 INSERT INTO clerk.users AS t (id, external_id, username, first_name, last_name, image_url,
     primary_email_address, public_metadata, private_metadata, unsafe_metadata, banned, locked,
     last_sign_in_at, created_at, updated_at, raw, sync_hash, synced_at)
@@ -73,7 +73,9 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
     $14::timestamptz[], $15::timestamptz[], $16::text[], $17::bytea[])
     AS i(id, external_id, username, first_name, last_name, image_url, primary_email_address,
          public_metadata, private_metadata, unsafe_metadata, banned, locked, last_sign_in_at,
-         created_at, updated_at, raw, sync_hash)` + skipRefused("clerk.users") + `
+         created_at, updated_at, raw, sync_hash)
+LEFT JOIN LATERAL (SELECT s.deleted_at, s.updated_at, s.sync_hash FROM clerk.users s WHERE s.id = i.id LIMIT 1) s ON true
+WHERE clerk.write_allowed(s.deleted_at, s.updated_at, s.sync_hash, i.updated_at, i.sync_hash)
 ON CONFLICT (id) DO UPDATE SET
     external_id = EXCLUDED.external_id,
     username = EXCLUDED.username,
@@ -91,8 +93,15 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at,
     raw = EXCLUDED.raw,
     sync_hash = EXCLUDED.sync_hash,
-    synced_at = now()` + versionRule() + `
+    synced_at = now()
+WHERE clerk.write_allowed(t.deleted_at, t.updated_at, t.sync_hash, EXCLUDED.updated_at, EXCLUDED.sync_hash)
 RETURNING t.id, (xmax = 0)`
+
+// UpsertUsers writes a batch of users in one statement, each under the
+// version rule, and returns what happened to each, in the order given. An
+// id given twice is written once, with its newest version; the other copy
+// reports Unchanged.
+func UpsertUsers(ctx context.Context, db DBTX, users []User) ([]Write, error) {
 	out := make([]Write, len(users))
 	if len(users) == 0 {
 		return out, nil
@@ -121,7 +130,7 @@ RETURNING t.id, (xmax = 0)`
 		lastSignIn[j], createdAt[j], updatedAt[j] = u.LastSignInAt, u.CreatedAt, u.UpdatedAt
 		hashes[j] = h
 	}
-	rows, err := db.Query(ctx, q, ids, external, username, first, last, image, primary, pub, priv, unsafe,
+	rows, err := db.Query(ctx, upsertUsersSQL, ids, external, username, first, last, image, primary, pub, priv, unsafe,
 		banned, locked, lastSignIn, createdAt, updatedAt, raw, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("upsert %s: %w", describeBatch("user", ids), classify(err))
@@ -182,7 +191,7 @@ ON CONFLICT (user_id, id) DO UPDATE SET
 // the user was never seen so that no late event can create it. A user that
 // is already deleted keeps its first deletion time. externalID may be nil.
 func TombstoneUser(ctx context.Context, db DBTX, id string, externalID *string, at time.Time) (Write, error) {
-	q := `
+	const q = `
 INSERT INTO clerk.users AS t (id, external_id, deleted_at, synced_at)
 VALUES ($1, $2, $3, now())
 ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now()
