@@ -34,10 +34,10 @@ func Write(t testing.TB, target, name string, args ...any) {
 		}
 	}
 	dir := filepath.Join(Root, target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, ".", "_")), []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, ".", "_")), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
