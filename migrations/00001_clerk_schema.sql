@@ -4,7 +4,8 @@
 --
 -- Version rule: a row's version is its
 -- updated_at; a write lands only when its version is not older and the row
--- is not deleted. The rule itself lives in the upserts of internal/store.
+-- is not deleted. The rule itself is the SQL function clerk.write_allowed
+-- (migration 00005), which every upsert of internal/store calls.
 -- sync_hash is a digest of every synced column (and, for users, the email
 -- list): it lets an upsert with the same version and the same content write
 -- nothing, so a reconciliation with no drift touches no row.
