@@ -1,6 +1,6 @@
 -- The clerk schema: the webhook inbox and the synced copy of Clerk's users,
 -- organizations and memberships. Other services read these columns by name:
--- they are renamed or dropped never.
+-- they are never renamed or dropped.
 --
 -- Version rule: a row's version is its
 -- updated_at; a write lands only when its version is not older and the row
