@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/syncd/syncd/internal/clerkapi"
@@ -20,13 +22,14 @@ import (
 // reconcilePoll is how often --wait reads the run's row.
 const reconcilePoll = 200 * time.Millisecond
 
+// reconcileFlags are `syncd reconcile`'s options.
+type reconcileFlags struct {
+	wait, dryRun, authoritative, asJSON bool
+}
+
 func runReconcile(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("reconcile", stderr)
-	wait := fs.Bool("wait", false, "wait until the run ends (working it in this process when no server does), print its report, and exit 1 if it failed")
-	dryRun := fs.Bool("dry-run", false, "report the drift a run would repair, writing nothing to the synced tables")
-	authoritative := fs.Bool("authoritative", false, "also repair conflicts: make rows newer than Clerk's version, and tombstones of objects Clerk still lists, equal to what a GET of that one object answers")
-	asJSON := fs.Bool("json", false, "print JSON instead of text")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	flags, help, err := parseReconcileFlags(args, stderr)
+	if help || err != nil {
 		return err
 	}
 	// Both variables are checked before any connection is tried, so a
@@ -53,14 +56,60 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("reconcile: %w", err)
 	}
 
+	client, stop, err := startReconcileClient(ctx, cfg, logger, pool, flags.wait)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	rc := jobs.NewReconciler(pool, client, true)
+	id, started, err := rc.Start(ctx, jobs.RunOptions{DryRun: flags.dryRun, Authoritative: flags.authoritative})
+	if err != nil {
+		return err
+	}
+	// With --json, stdout carries the JSON alone.
+	notes := stdout
+	if flags.asJSON {
+		notes = stderr
+	}
+	announceRun(ctx, notes, rc, id, started, flags)
+
+	if !flags.wait {
+		if flags.asJSON {
+			return writeJSON(stdout, map[string]any{"run_id": id, "started": started})
+		}
+		fmt.Fprintf(notes, "follow it with GET /admin/reconcile/runs/%d or `syncd status`, or wait for it with `syncd reconcile --wait`\n", id)
+		return nil
+	}
+	rep, err := waitForRun(ctx, rc, id)
+	if err != nil {
+		return err
+	}
+	return printRunResult(stdout, rep, flags.asJSON)
+}
+
+func parseReconcileFlags(args []string, stderr io.Writer) (reconcileFlags, bool, error) {
+	fs := newFlagSet("reconcile", stderr)
+	wait := fs.Bool("wait", false, "wait until the run ends (working it in this process when no server does), print its report, and exit 1 if it failed")
+	dryRun := fs.Bool("dry-run", false, "report the drift a run would repair, writing nothing to the synced tables")
+	authoritative := fs.Bool("authoritative", false, "also repair conflicts: make rows newer than Clerk's version, and tombstones of objects Clerk still lists, equal to what a GET of that one object answers")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	help, err := parseFlags(fs, args)
+	return reconcileFlags{wait: *wait, dryRun: *dryRun, authoritative: *authoritative, asJSON: *asJSON}, help, err
+}
+
+// startReconcileClient builds the River client that enqueues the run. With
+// --wait it also works the reconcile queue, started here; stop then stops
+// it, and is a no-op otherwise.
+func startReconcileClient(ctx context.Context, cfg config.Config, logger *slog.Logger, pool *pgxpool.Pool, wait bool) (*jobs.Client, func(), error) {
 	clientCfg := jobs.ClientConfig{Pool: pool, Logger: quieter(logger, cfg)}
-	if *wait {
+	if wait {
 		// Work the reconcile queue here too, so that --wait completes when
 		// no `serve` is running; a running server may still take the job
 		// first, which is just as good.
 		runner, err := reconcile.New(reconcile.Config{Pool: pool, Clerk: clerkConfig(cfg, nil), Logger: logger})
 		if err != nil {
-			return usagef("reconcile: %v", err)
+			return nil, nil, usagef("reconcile: %v", err)
 		}
 		clientCfg.Work = true
 		clientCfg.ReconcileOnly = true
@@ -74,64 +123,51 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 	}
 	client, err := jobs.NewClient(clientCfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if *wait {
-		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-			return fmt.Errorf("start the reconcile worker: %w", err)
-		}
-		defer func() {
-			// Soft stop: a run this process is working is cancelled after
-			// the timeout, left running, and started again by the next
-			// process that retries its job.
-			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobSoftStopTimeout+jobHardStopTimeout)
-			defer cancel()
-			_ = client.Stop(stopCtx)
-		}()
+	if !wait {
+		return client, func() {}, nil
 	}
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, nil, fmt.Errorf("start the reconcile worker: %w", err)
+	}
+	stop := func() {
+		// Soft stop: a run this process is working is cancelled after
+		// the timeout, left running, and started again by the next
+		// process that retries its job.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobSoftStopTimeout+jobHardStopTimeout)
+		defer cancel()
+		_ = client.Stop(stopCtx)
+	}
+	return client, stop, nil
+}
 
-	rc := jobs.NewReconciler(pool, client, true)
-	id, started, err := rc.Start(ctx, jobs.RunOptions{DryRun: *dryRun, Authoritative: *authoritative})
-	if err != nil {
-		return err
-	}
-	// With --json, stdout carries the JSON alone.
-	notes := stdout
-	if *asJSON {
-		notes = stderr
-	}
+// announceRun says which run the command started or joined, and where a
+// joined run differs from what the flags asked for.
+func announceRun(ctx context.Context, notes io.Writer, rc *jobs.Reconciler, id int64, started bool, flags reconcileFlags) {
 	switch {
-	case started && *dryRun:
+	case started && flags.dryRun:
 		fmt.Fprintf(notes, "started reconciliation run %d (dry run: nothing will be written)\n", id)
-	case started && *authoritative:
+	case started && flags.authoritative:
 		fmt.Fprintf(notes, "started reconciliation run %d (authoritative: conflicts are repaired from Clerk)\n", id)
 	case started:
 		fmt.Fprintf(notes, "started reconciliation run %d\n", id)
 	default:
 		fmt.Fprintf(notes, "a reconciliation is already in progress: joined run %d\n", id)
 		if rep, err := rc.Report(ctx, id); err == nil {
-			if rep.DryRun != *dryRun {
-				fmt.Fprintf(notes, "note: run %d is %s, not what --dry-run=%v asked for\n", id, dryWord(rep.DryRun), *dryRun)
+			if rep.DryRun != flags.dryRun {
+				fmt.Fprintf(notes, "note: run %d is %s, not what --dry-run=%v asked for\n", id, dryWord(rep.DryRun), flags.dryRun)
 			}
-			if rep.Authoritative != *authoritative {
+			if rep.Authoritative != flags.authoritative {
 				fmt.Fprintf(notes, "note: run %d has --authoritative=%v, not what was asked for\n", id, rep.Authoritative)
 			}
 		}
 	}
+}
 
-	if !*wait {
-		if *asJSON {
-			return writeJSON(stdout, map[string]any{"run_id": id, "started": started})
-		}
-		fmt.Fprintf(notes, "follow it with GET /admin/reconcile/runs/%d or `syncd status`, or wait for it with `syncd reconcile --wait`\n", id)
-		return nil
-	}
-
-	rep, err := waitForRun(ctx, rc, id)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+// printRunResult prints a finished run's report, and fails when the run did.
+func printRunResult(stdout io.Writer, rep reconcile.Report, asJSON bool) error {
+	if asJSON {
 		if err := writeJSON(stdout, rep); err != nil {
 			return err
 		}
