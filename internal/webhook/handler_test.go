@@ -332,23 +332,6 @@ func TestUnsyncedTypeIsStoredSkippedWithoutJob(t *testing.T) {
 	}
 }
 
-func TestDatabaseDownAnswers503(t *testing.T) {
-	t.Parallel()
-	pool, _ := testdb.New(t)
-	// A pool aimed at a port where nothing listens: every Begin fails.
-	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(down.Close)
-	h := newHarnessOn(t, down, pool, secretA)
-	body := event("user.created", "user_1")
-	code, out := h.post(body, signed(t, secretA, "msg_down", time.Now(), body))
-	if code != http.StatusServiceUnavailable || out["outcome"] != "unavailable" {
-		t.Fatalf("database down: %d %v, want 503 unavailable", code, out)
-	}
-}
-
 func TestFailureAfterEventInsertStoresNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, secretA)
