@@ -154,7 +154,7 @@ func announceRun(ctx context.Context, notes io.Writer, rc *jobs.Reconciler, id i
 		fmt.Fprintf(notes, "started reconciliation run %d\n", id)
 	default:
 		fmt.Fprintf(notes, "a reconciliation is already in progress: joined run %d\n", id)
-		if rep, err := rc.Report(ctx, id); err == nil {
+		if rep, err := rc.RunReport(ctx, id); err == nil {
 			if rep.DryRun != flags.dryRun {
 				fmt.Fprintf(notes, "note: run %d is %s, not what --dry-run=%v asked for\n", id, dryWord(rep.DryRun), flags.dryRun)
 			}
@@ -195,7 +195,7 @@ func waitForRun(ctx context.Context, rc *jobs.Reconciler, id int64) (reconcile.R
 	tick := time.NewTicker(reconcilePoll)
 	defer tick.Stop()
 	for {
-		rep, err := rc.Report(ctx, id)
+		rep, err := rc.RunReport(ctx, id)
 		if err != nil {
 			return reconcile.Report{}, err
 		}

@@ -94,14 +94,9 @@ func (r *Reconciler) Start(ctx context.Context, opts RunOptions) (int64, bool, e
 	return id, started, nil
 }
 
-// RunReport returns a run's report (a reconcile.Report), or an error
-// wrapping store.ErrNotFound.
-func (r *Reconciler) RunReport(ctx context.Context, runID int64) (any, error) {
-	return r.Report(ctx, runID)
-}
-
-// Report is RunReport with its concrete type.
-func (r *Reconciler) Report(ctx context.Context, runID int64) (reconcile.Report, error) {
+// RunReport returns a run's report, or an error wrapping
+// store.ErrNotFound.
+func (r *Reconciler) RunReport(ctx context.Context, runID int64) (reconcile.Report, error) {
 	run, err := store.GetRun(ctx, r.pool, runID)
 	if err != nil {
 		return reconcile.Report{}, err

@@ -254,7 +254,7 @@ func waitFinished(t *testing.T, rc *jobs.Reconciler, id int64) reconcile.Report 
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		rep, err := rc.Report(context.Background(), id)
+		rep, err := rc.RunReport(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}

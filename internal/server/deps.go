@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+
+	"github.com/syncd/syncd/internal/reconcile"
 )
 
 // Deps is what the routes are built from.
@@ -38,7 +40,7 @@ type Replayer interface {
 type Reconciler interface {
 	// StartRun starts a run, or returns the id of the one in progress.
 	StartRun(ctx context.Context, dryRun bool) (runID int64, started bool, err error)
-	// RunReport returns a run's report as a JSON-encodable value, or an error
-	// wrapping store.ErrNotFound.
-	RunReport(ctx context.Context, runID int64) (any, error)
+	// RunReport returns a run's report, or an error wrapping
+	// store.ErrNotFound.
+	RunReport(ctx context.Context, runID int64) (reconcile.Report, error)
 }
