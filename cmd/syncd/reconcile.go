@@ -219,7 +219,7 @@ func dryWord(dry bool) string {
 
 // writeReport prints a run as a table of kinds by counts.
 func writeReport(w io.Writer, r reconcile.Report) error {
-	mode := r.Trigger
+	mode := string(r.Trigger)
 	if r.Authoritative {
 		mode += ", authoritative"
 	}

@@ -34,8 +34,8 @@ func Handles(eventType string) bool {
 
 // Result is what applying one event did.
 type Result struct {
-	Status string // store.StatusApplied or store.StatusSkipped
-	Detail string // why it was skipped, or what an applied no-op found
+	Status store.EventStatus // StatusApplied or StatusSkipped
+	Detail string            // why it was skipped, or what an applied no-op found
 	Write  store.Write
 }
 

@@ -187,7 +187,7 @@ func TestUserRules(t *testing.T) {
 			pool, _ := testdb.New(t)
 			results := applyAll(t, pool, tc.events...)
 			for i, r := range results {
-				if r.Status != tc.wantStatus[i] {
+				if string(r.Status) != tc.wantStatus[i] {
 					t.Errorf("event %d (%s): status %s (%s), want %s", i, tc.events[i].Type, r.Status, r.Detail, tc.wantStatus[i])
 				}
 			}

@@ -90,7 +90,8 @@ func TestBatchWithOneUnappliableEventFailsOnlyIt(t *testing.T) {
 }
 
 type outcome struct {
-	status, errText, jobState string
+	status            store.EventStatus
+	errText, jobState string
 }
 
 // workAll enqueues an apply job for each stored event in one insert, starts

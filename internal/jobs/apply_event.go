@@ -22,12 +22,12 @@ import (
 // outcome is applied, skipped or failed; lag runs from the event's
 // timestamp to the commit.
 type Observer interface {
-	EventApplied(eventType, outcome string, lag time.Duration)
+	EventApplied(eventType string, outcome store.EventStatus, lag time.Duration)
 }
 
 type noObserver struct{}
 
-func (noObserver) EventApplied(string, string, time.Duration) {}
+func (noObserver) EventApplied(string, store.EventStatus, time.Duration) {}
 
 // ApplyEventWorker applies stored webhook events. Its jobs do not apply
 // one at a time: each Work hands its job to a batcher (batch.go), and the

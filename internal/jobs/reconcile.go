@@ -81,7 +81,7 @@ func (r *Reconciler) Start(ctx context.Context, opts RunOptions) (int64, bool, e
 			return err
 		}
 		res, err := r.client.InsertTx(ctx, tx, jobargs.ReconcileArgs{RunID: id, DryRun: opts.DryRun,
-			Authoritative: opts.Authoritative, Trigger: store.TriggerManual}, nil)
+			Authoritative: opts.Authoritative, Trigger: string(store.TriggerManual)}, nil)
 		if err != nil {
 			return fmt.Errorf("enqueue reconciliation run %d: %w", id, err)
 		}
@@ -206,7 +206,7 @@ func (s utcSchedule) Next(t time.Time) time.Time { return s.PeriodicSchedule.Nex
 // hourly uniqueness absorbs a leader change at the wrong moment.
 func ReconcilePeriodicJob(schedule river.PeriodicSchedule) *river.PeriodicJob {
 	return river.NewPeriodicJob(utcSchedule{schedule}, func() (river.JobArgs, *river.InsertOpts) {
-		return jobargs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil
+		return jobargs.ReconcileArgs{Trigger: string(store.TriggerSchedule)}, nil
 	}, &river.PeriodicJobOpts{ID: "syncd.reconcile"})
 }
 
@@ -223,7 +223,7 @@ func EnqueueReconcileIfStale(ctx context.Context, pool *pgxpool.Pool, client *Cl
 	if ok && time.Since(last) < maxAge {
 		return false, nil
 	}
-	res, err := client.Insert(ctx, jobargs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil)
+	res, err := client.Insert(ctx, jobargs.ReconcileArgs{Trigger: string(store.TriggerSchedule)}, nil)
 	if err != nil {
 		return false, fmt.Errorf("enqueue reconciliation on start: %w", err)
 	}

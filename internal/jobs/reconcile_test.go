@@ -200,7 +200,7 @@ func TestWorkerRunsManualAndScheduledRuns(t *testing.T) {
 		t.Fatalf("EnqueueReconcileIfStale(0) = %v %v; want a job", enq, err)
 	}
 	// A second scheduled job in the same hour is the same job.
-	res, err := client.Insert(ctx, jobargs.ReconcileArgs{Trigger: store.TriggerSchedule}, nil)
+	res, err := client.Insert(ctx, jobargs.ReconcileArgs{Trigger: string(store.TriggerSchedule)}, nil)
 	if err != nil || !res.UniqueSkippedAsDuplicate {
 		t.Fatalf("second scheduled insert: duplicate=%v %v; want it skipped", res != nil && res.UniqueSkippedAsDuplicate, err)
 	}

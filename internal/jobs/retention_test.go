@@ -16,12 +16,12 @@ import (
 
 // seedEvents stores n events of each status received `age` ago and
 // returns their ids by status.
-func seedEvents(t *testing.T, pool *pgxpool.Pool, prefix string, n int, age time.Duration) map[string][]string {
+func seedEvents(t *testing.T, pool *pgxpool.Pool, prefix string, n int, age time.Duration) map[store.EventStatus][]string {
 	t.Helper()
 	ctx := context.Background()
-	ids := map[string][]string{}
+	ids := map[store.EventStatus][]string{}
 	var evs []store.NewEvent
-	for _, st := range []string{store.StatusPending, store.StatusApplied, store.StatusSkipped, store.StatusFailed} {
+	for _, st := range []store.EventStatus{store.StatusPending, store.StatusApplied, store.StatusSkipped, store.StatusFailed} {
 		for i := range n {
 			id := fmt.Sprintf("msg_%s_%s_%04d", prefix, st, i)
 			ids[st] = append(ids[st], id)
@@ -81,7 +81,7 @@ func TestEventRetentionDeletesOnlyOldFinishedEvents(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, st := range []string{store.StatusPending, store.StatusFailed} {
+	for _, st := range []store.EventStatus{store.StatusPending, store.StatusFailed} {
 		if n := remaining(t, pool, old[st]); n != len(old[st]) {
 			t.Errorf("%d of %d old %s events kept, want all", n, len(old[st]), st)
 		}

@@ -178,25 +178,24 @@ func (m *Metrics) WebhookHandled(outcome string, d time.Duration) {
 // EventApplied implements jobs.Observer. An event type syncd does not sync
 // (a replayed foo.bar: types come from signed but otherwise arbitrary
 // payloads) is counted as "other".
-func (m *Metrics) EventApplied(eventType, outcome string, lag time.Duration) {
+func (m *Metrics) EventApplied(eventType string, status store.EventStatus, lag time.Duration) {
 	eventType = bounded(eventType, apply.Handles)
-	outcome = bounded(outcome, in(applyOutcomes))
+	outcome := bounded(string(status), in(applyOutcomes))
 	m.eventsApplied.WithLabelValues(eventType, outcome).Inc()
-	if outcome != "failed" && lag > 0 {
+	if outcome != string(store.StatusFailed) && lag > 0 {
 		m.applyLag.Observe(lag.Seconds())
 	}
 }
 
 // ReconcileFinished counts a finished run.
-func (m *Metrics) ReconcileFinished(status string) {
-	status = bounded(status, in(runStatuses))
-	m.reconcileRuns.WithLabelValues(status).Inc()
+func (m *Metrics) ReconcileFinished(status store.RunStatus) {
+	m.reconcileRuns.WithLabelValues(bounded(string(status), in(runStatuses))).Inc()
 }
 
 // ReconcileDrift counts rows a run repaired.
-func (m *Metrics) ReconcileDrift(kind, action string, n int64) {
+func (m *Metrics) ReconcileDrift(kind store.Kind, action string, n int64) {
 	if n > 0 {
-		m.reconcileDrift.WithLabelValues(bounded(kind, in(driftKinds)), bounded(action, in(driftActions))).Add(float64(n))
+		m.reconcileDrift.WithLabelValues(bounded(string(kind), in(driftKinds)), bounded(action, in(driftActions))).Add(float64(n))
 	}
 }
 

@@ -36,13 +36,13 @@ type objRef struct {
 }
 
 type pendingConflict struct {
-	kind string
+	kind store.Kind
 	ref  objRef
 }
 
 // findConflicts counts the conflicts among refused, logs each, and queues
 // them for repair in an authoritative run.
-func (x *runState) findConflicts(ctx context.Context, db store.DBTX, kind string, refused []objRef) (int64, error) {
+func (x *runState) findConflicts(ctx context.Context, db store.DBTX, kind store.Kind, refused []objRef) (int64, error) {
 	if len(refused) == 0 {
 		return 0, nil
 	}
@@ -79,7 +79,7 @@ func (x *runState) findConflicts(ctx context.Context, db store.DBTX, kind string
 
 // repair makes each queued conflict of kind equal to what a GET of that
 // one object answers.
-func (x *runState) repair(ctx context.Context, kind string) error {
+func (x *runState) repair(ctx context.Context, kind store.Kind) error {
 	pending := x.pending
 	x.pending = nil
 	for _, p := range pending {
@@ -116,7 +116,7 @@ func (x *runState) repair(ctx context.Context, kind string) error {
 
 // repairOne writes what Clerk answered for one object (raw nil: 404) in
 // its own transaction, inside a savepoint a dry run rolls back.
-func (x *runState) repairOne(ctx context.Context, kind, id string, raw json.RawMessage) error {
+func (x *runState) repairOne(ctx context.Context, kind store.Kind, id string, raw json.RawMessage) error {
 	c := x.counts(kind)
 	var write func(sp pgx.Tx) (bool, error)
 	if raw == nil {
@@ -157,7 +157,7 @@ func (x *runState) repairOne(ctx context.Context, kind, id string, raw json.RawM
 // repairWrite parses Clerk's answer and returns the write that forces it
 // onto the row: the version, tombstone and digest lifted under the
 // object's lock, then the same upsert every write uses.
-func (x *runState) repairWrite(ctx context.Context, kind, id string, raw json.RawMessage) (func(pgx.Tx) (bool, error), error) {
+func (x *runState) repairWrite(ctx context.Context, kind store.Kind, id string, raw json.RawMessage) (func(pgx.Tx) (bool, error), error) {
 	clearVersion := func(sp pgx.Tx) (bool, error) { return store.ClearVersion(ctx, sp, kind, id, x.since) }
 	switch kind {
 	case store.KindUser:
@@ -213,7 +213,7 @@ func (x *runState) repairWrite(ctx context.Context, kind, id string, raw json.Ra
 
 // repairGone makes a live row whose object Clerk answers 404 for a
 // tombstone (its memberships end with it). A tombstone stays one.
-func (x *runState) repairGone(ctx context.Context, db pgx.Tx, kind, id string) (bool, error) {
+func (x *runState) repairGone(ctx context.Context, db pgx.Tx, kind store.Kind, id string) (bool, error) {
 	at := time.Now().UTC()
 	switch kind {
 	case store.KindUser:

@@ -29,7 +29,7 @@ func (x *runState) sweep(ctx context.Context, k kindOps) error {
 	if n == 0 {
 		return nil
 	}
-	x.logger.InfoContext(ctx, "checking "+k.kind+"s the listing did not return", "candidates", n)
+	x.logger.InfoContext(ctx, "checking "+string(k.kind)+"s the listing did not return", "candidates", n)
 	after := ""
 	for {
 		cands, err := store.NextCandidates(ctx, x.conn, k.kind, after, candidatePage)
@@ -103,7 +103,7 @@ func (x *runState) settleMembership(ctx context.Context, k kindOps, c store.Cand
 // would (the memberships a parent's deletion ends included). The statement
 // itself re-checks that the row is still live and unwritten since the run
 // started, so a webhook that raced the check wins.
-func (x *runState) tombstone(ctx context.Context, kind, id string, del func(tx pgx.Tx, at time.Time) (bool, error)) error {
+func (x *runState) tombstone(ctx context.Context, kind store.Kind, id string, del func(tx pgx.Tx, at time.Time) (bool, error)) error {
 	c := x.counts(kind)
 	return pgx.BeginFunc(ctx, x.conn, func(tx pgx.Tx) error {
 		var ok bool

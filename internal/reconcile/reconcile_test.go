@@ -64,20 +64,20 @@ func (s *sleepRecorder) all() []time.Duration {
 
 type observer struct {
 	mu       sync.Mutex
-	finished []string
+	finished []store.RunStatus
 	drift    map[string]int64
 }
 
-func (o *observer) ReconcileFinished(status string) {
+func (o *observer) ReconcileFinished(status store.RunStatus) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.finished = append(o.finished, status)
 }
 
-func (o *observer) ReconcileDrift(kind, action string, n int64) {
+func (o *observer) ReconcileDrift(kind store.Kind, action string, n int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.drift[kind+"/"+action] += n
+	o.drift[string(kind)+"/"+action] += n
 }
 
 func newHarness(t *testing.T, model *clerkfake.Model, opts clerkfake.APIOptions, wrap ...func(http.Handler) http.Handler) *harness {

@@ -9,10 +9,10 @@ import (
 // Report is a run as GET /admin/reconcile/runs/{id} and `syncd reconcile
 // --json` show it.
 type Report struct {
-	RunID   int64  `json:"run_id"`
-	Trigger string `json:"trigger"`
-	Status  string `json:"status"`
-	DryRun  bool   `json:"dry_run"`
+	RunID   int64           `json:"run_id"`
+	Trigger store.Trigger   `json:"trigger"`
+	Status  store.RunStatus `json:"status"`
+	DryRun  bool            `json:"dry_run"`
 	// Authoritative runs repair conflicts (sync rule 5).
 	Authoritative bool       `json:"authoritative"`
 	StartedAt     time.Time  `json:"started_at"`

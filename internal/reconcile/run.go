@@ -51,14 +51,14 @@ func (x *runState) execute(ctx context.Context) error {
 			return fmt.Errorf("deleted %ss: %w", k.kind, err)
 		}
 		c := x.counts(k.kind)
-		x.logger.InfoContext(ctx, "reconciled "+k.kind+"s", "seen", c.Seen, "created", c.Created,
+		x.logger.InfoContext(ctx, "reconciled "+string(k.kind)+"s", "seen", c.Seen, "created", c.Created,
 			"updated", c.Updated, "deleted", c.Deleted, "unchanged", c.Unchanged, "errors", c.Errors,
 			"conflicts", c.Conflicts, "repaired", c.Repaired)
 	}
 	return nil
 }
 
-func (x *runState) counts(kind string) *store.RunCounts {
+func (x *runState) counts(kind store.Kind) *store.RunCounts {
 	switch kind {
 	case store.KindUser:
 		return &x.totals.Users
@@ -71,7 +71,7 @@ func (x *runState) counts(kind string) *store.RunCounts {
 
 // kindOps is what the run does differently for each kind.
 type kindOps struct {
-	kind string
+	kind store.Kind
 	// list streams every object of the kind.
 	list lister
 	// parse turns a page of raw objects into the write that applies them,
@@ -173,7 +173,7 @@ func (x *runState) writeMembers(ctx context.Context, db store.DBTX, items []memb
 // A listed object the version rule refused is a conflict when its row is a
 // tombstone or newer than Clerk's version (conflicts.go): counted as such,
 // not as unchanged.
-func parsePage[T any](x *runState, kind string, page []json.RawMessage,
+func parsePage[T any](x *runState, kind store.Kind, page []json.RawMessage,
 	parse func([]byte) (T, error), ref func(T) objRef,
 	write func(context.Context, store.DBTX, []T) ([]store.Write, error)) pageWrite {
 	type failure struct {
@@ -240,7 +240,7 @@ func parsePage[T any](x *runState, kind string, page []json.RawMessage,
 // fails, so the page is written again object by object to find and skip the
 // offending ones. It returns the write of each item, in order, and which
 // items were skipped as unstorable (nil when none was).
-func writeIsolated[T any](ctx context.Context, x *runState, tx pgx.Tx, kind string, items []T, id func(T) string,
+func writeIsolated[T any](ctx context.Context, x *runState, tx pgx.Tx, kind store.Kind, items []T, id func(T) string,
 	write func(context.Context, store.DBTX, []T) ([]store.Write, error)) ([]store.Write, []bool, error) {
 	var ws []store.Write
 	err := x.savepoint(ctx, tx, func(sp pgx.Tx) error {

@@ -197,13 +197,13 @@ func (r *Runner) finish(ctx context.Context, x *runState, startedAt time.Time, r
 
 // observeFinished reports the run's status, and the drift it repaired
 // unless it was a dry run.
-func (r *Runner) observeFinished(x *runState, status string) {
+func (r *Runner) observeFinished(x *runState, status store.RunStatus) {
 	r.observe.ReconcileFinished(status)
 	if x.dry {
 		return
 	}
 	for _, k := range []struct {
-		kind string
+		kind store.Kind
 		c    store.RunCounts
 	}{{store.KindUser, x.totals.Users}, {store.KindOrganization, x.totals.Organizations}, {store.KindMembership, x.totals.Memberships}} {
 		r.observe.ReconcileDrift(k.kind, "created", k.c.Created)
@@ -214,7 +214,7 @@ func (r *Runner) observeFinished(x *runState, status string) {
 
 // finishedAttrs are the attributes of the line that ends a run: status,
 // duration, API requests and each kind's counts.
-func finishedAttrs(t store.RunTotals, status string, startedAt time.Time) []any {
+func finishedAttrs(t store.RunTotals, status store.RunStatus, startedAt time.Time) []any {
 	attrs := []any{"status", status, "duration", time.Since(startedAt).Round(time.Millisecond).String(),
 		"api_requests", t.APIRequests, "api_rate_limited", t.APIRateLimited}
 	for _, k := range []struct {

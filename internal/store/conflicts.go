@@ -23,7 +23,7 @@ type Conflict struct {
 	StoredVersion *time.Time // the row's updated_at
 }
 
-func syncedTable(kind string) (string, error) {
+func syncedTable(kind Kind) (string, error) {
 	switch kind {
 	case KindUser:
 		return "clerk.users", nil
@@ -38,7 +38,7 @@ func syncedTable(kind string) (string, error) {
 // FindConflicts returns, among the listed objects of one kind (ids with the
 // versions Clerk listed, in the same order), those whose rows are in
 // conflict, in id order.
-func FindConflicts(ctx context.Context, db DBTX, kind string, ids []string, versions []time.Time, since time.Time) ([]Conflict, error) {
+func FindConflicts(ctx context.Context, db DBTX, kind Kind, ids []string, versions []time.Time, since time.Time) ([]Conflict, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -54,7 +54,7 @@ WHERE t.synced_at < $3 AND (t.deleted_at IS NOT NULL OR t.updated_at > i.version
 ORDER BY t.id`
 	rows, err := db.Query(ctx, q, ids, versions, since)
 	if err != nil {
-		return nil, fmt.Errorf("find conflicts among %s: %w", describeBatch(kind, ids), err)
+		return nil, fmt.Errorf("find conflicts among %s: %w", describeBatch(string(kind), ids), err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conflict, error) {
 		var c Conflict
@@ -62,7 +62,7 @@ ORDER BY t.id`
 		return c, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find conflicts among %s: %w", describeBatch(kind, ids), err)
+		return nil, fmt.Errorf("find conflicts among %s: %w", describeBatch(string(kind), ids), err)
 	}
 	return out, nil
 }
@@ -73,7 +73,7 @@ ORDER BY t.id`
 // row held: the authoritative repair of a conflict. It does so only while
 // no write has touched the row since `since`, and reports whether it did.
 // Run it under the object's exclusive lock (users and organizations).
-func ClearVersion(ctx context.Context, db DBTX, kind, id string, since time.Time) (bool, error) {
+func ClearVersion(ctx context.Context, db DBTX, kind Kind, id string, since time.Time) (bool, error) {
 	table, err := syncedTable(kind)
 	if err != nil {
 		return false, fmt.Errorf("clear version: %w", err)

@@ -9,12 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Event statuses, as clerk.webhook_events stores them (readers query them).
+// EventStatus is a webhook event's status, as clerk.webhook_events stores
+// it (readers query them).
+type EventStatus string
+
+// Event statuses.
 const (
-	StatusPending = "pending"
-	StatusApplied = "applied"
-	StatusSkipped = "skipped"
-	StatusFailed  = "failed"
+	StatusPending EventStatus = "pending"
+	StatusApplied EventStatus = "applied"
+	StatusSkipped EventStatus = "skipped"
+	StatusFailed  EventStatus = "failed"
 )
 
 // NewEvent is a verified webhook about to enter the inbox.
@@ -23,11 +27,11 @@ type NewEvent struct {
 	Type       string
 	ObjectID   string // data.id; empty when the payload has none
 	InstanceID string
-	OccurredAt time.Time // the envelope's timestamp; zero when absent
-	Payload    []byte    // the body as jsonb can hold it (\u0000 as U+FFFD)
-	BodySHA256 []byte    // SHA-256 of the exact bytes received; nil when unknown
-	Status     string    // pending, or skipped for types syncd does not sync
-	Detail     string    // why it was skipped, if it was
+	OccurredAt time.Time   // the envelope's timestamp; zero when absent
+	Payload    []byte      // the body as jsonb can hold it (\u0000 as U+FFFD)
+	BodySHA256 []byte      // SHA-256 of the exact bytes received; nil when unknown
+	Status     EventStatus // pending, or skipped for types syncd does not sync
+	Detail     string      // why it was skipped, if it was
 }
 
 // Event is a stored webhook event.
@@ -39,7 +43,7 @@ type Event struct {
 	OccurredAt time.Time
 	ReceivedAt time.Time
 	Payload    []byte
-	Status     string
+	Status     EventStatus
 	AppliedAt  *time.Time
 	Error      string
 	Detail     string
@@ -87,7 +91,7 @@ RETURNING id`
 		if !ev.OccurredAt.IsZero() {
 			occurred[i] = &evs[i].OccurredAt
 		}
-		payloads[i], statuses[i], details[i], sums[i] = string(ev.Payload), ev.Status, ev.Detail, ev.BodySHA256
+		payloads[i], statuses[i], details[i], sums[i] = string(ev.Payload), string(ev.Status), ev.Detail, ev.BodySHA256
 	}
 	rows, err := db.Query(ctx, q, ids, types, objects, instances, occurred, payloads, statuses, details, sums)
 	if err != nil {
@@ -165,7 +169,7 @@ func GetEvent(ctx context.Context, db DBTX, id string) (Event, error) {
 
 // FinishEvent records the outcome of applying an event: applied, skipped
 // (with why) or failed (with the error).
-func FinishEvent(ctx context.Context, db DBTX, id, status, detail, errText string) error {
+func FinishEvent(ctx context.Context, db DBTX, id string, status EventStatus, detail, errText string) error {
 	const q = `
 UPDATE clerk.webhook_events
 SET status = $2, detail = NULLIF($3, ''), error = NULLIF($4, ''), applied_at = now()
@@ -205,7 +209,7 @@ func GetEvents(ctx context.Context, db DBTX, ids []string) (map[string]Event, er
 // Outcome is the recorded result of applying one event.
 type Outcome struct {
 	ID     string
-	Status string
+	Status EventStatus
 	Detail string
 	Error  string
 }
@@ -222,7 +226,7 @@ WHERE e.id = o.id`
 	n := len(outs)
 	ids, statuses, details, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range outs {
-		ids[i], statuses[i], details[i], errs[i] = o.ID, o.Status, o.Detail, o.Error
+		ids[i], statuses[i], details[i], errs[i] = o.ID, string(o.Status), o.Detail, o.Error
 	}
 	tag, err := db.Exec(ctx, q, ids, statuses, details, errs)
 	if err != nil {

@@ -10,21 +10,34 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Reconciliation run triggers and statuses, as the runs table stores them.
-const (
-	TriggerSchedule = "schedule"
-	TriggerManual   = "manual"
+// Trigger is what started a reconciliation run, as the runs table stores it.
+type Trigger string
 
-	RunRunning   = "running"
-	RunSucceeded = "succeeded"
-	RunFailed    = "failed"
+// Reconciliation run triggers.
+const (
+	TriggerSchedule Trigger = "schedule"
+	TriggerManual   Trigger = "manual"
 )
 
-// Object kinds, as reconciliation and its metrics label them.
+// RunStatus is a reconciliation run's status, as the runs table stores it.
+type RunStatus string
+
+// Reconciliation run statuses.
 const (
-	KindUser         = "user"
-	KindOrganization = "organization"
-	KindMembership   = "membership"
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+)
+
+// Kind is a kind of synced object, as reconciliation and its metrics label
+// it.
+type Kind string
+
+// Object kinds.
+const (
+	KindUser         Kind = "user"
+	KindOrganization Kind = "organization"
+	KindMembership   Kind = "membership"
 )
 
 // ErrRunInProgress is returned by InsertRun when a run is already running;
@@ -60,8 +73,8 @@ type RunTotals struct {
 // Run is one row of clerk.reconciliation_runs.
 type Run struct {
 	ID      int64
-	Trigger string
-	Status  string
+	Trigger Trigger
+	Status  RunStatus
 	DryRun  bool
 	// Authoritative runs repair conflicts (`syncd reconcile --authoritative`).
 	Authoritative bool
@@ -74,7 +87,7 @@ type Run struct {
 
 // NewRun is a run about to start.
 type NewRun struct {
-	Trigger       string
+	Trigger       Trigger
 	DryRun        bool
 	Authoritative bool
 	JobID         *int64 // nil when the job is inserted after the row (SetRunJob)
@@ -211,7 +224,7 @@ func UpdateRunProgress(ctx context.Context, db DBTX, runID int64, t RunTotals) e
 // RunFailed), final counts and error text. It reports false when the run was
 // not running any more (marked abandoned meanwhile), in which case nothing
 // is written.
-func FinishRun(ctx context.Context, db DBTX, runID int64, status string, t RunTotals, errText string) (bool, error) {
+func FinishRun(ctx context.Context, db DBTX, runID int64, status RunStatus, t RunTotals, errText string) (bool, error) {
 	q := `UPDATE clerk.reconciliation_runs SET status = $2, finished_at = now(), error = NULLIF($3, ''), ` +
 		setTotals(4) + ` WHERE id = $1 AND status = 'running'`
 	tag, err := db.Exec(ctx, q, append([]any{runID, status, errText}, totalsArgs(t)...)...)
@@ -349,7 +362,7 @@ func DropSeen(ctx context.Context, db DBTX) error {
 // organization to the seen set. A dry run calls it where a real run's
 // tombstone would have ended them: they must not turn into deletion
 // candidates of their own, each costing a GET and counted twice.
-func RecordMembershipsSeen(ctx context.Context, db DBTX, parentKind, parentID string) error {
+func RecordMembershipsSeen(ctx context.Context, db DBTX, parentKind Kind, parentID string) error {
 	var q string
 	switch parentKind {
 	case KindUser:
@@ -369,7 +382,7 @@ SELECT 'membership', id FROM clerk.organization_memberships WHERE organization_i
 
 // RecordSeen adds ids of one kind to the seen set. Duplicates are fine
 // (offset paging can list an object twice).
-func RecordSeen(ctx context.Context, db Copier, kind string, ids []string) error {
+func RecordSeen(ctx context.Context, db Copier, kind Kind, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -391,7 +404,7 @@ type Candidate struct {
 // CollectCandidates fills the candidate table with the rows of one kind
 // that are live, were not written since `since` (the run's start) and were
 // not seen, and returns how many there are.
-func CollectCandidates(ctx context.Context, db DBTX, kind string, since time.Time) (int64, error) {
+func CollectCandidates(ctx context.Context, db DBTX, kind Kind, since time.Time) (int64, error) {
 	var sel string
 	switch kind {
 	case KindUser:
@@ -421,7 +434,7 @@ WHERE t.deleted_at IS NULL AND t.synced_at < $1
 
 // NextCandidates returns up to limit candidates of one kind with ids after
 // `after`, in id order.
-func NextCandidates(ctx context.Context, db DBTX, kind, after string, limit int) ([]Candidate, error) {
+func NextCandidates(ctx context.Context, db DBTX, kind Kind, after string, limit int) ([]Candidate, error) {
 	rows, err := db.Query(ctx, `
 SELECT id, coalesce(organization_id, ''), coalesce(user_id, '') FROM pg_temp.syncd_reconcile_candidates
 WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3`, kind, after, limit)

@@ -22,7 +22,7 @@ type Overview struct {
 	EventsAppliedLastHour    int64      `json:"events_applied_last_hour"`
 	OldestPendingReceivedAt  *time.Time `json:"oldest_pending_received_at,omitempty"`
 	LastReconciliationID     *int64     `json:"last_reconciliation_id,omitempty"`
-	LastReconciliationStatus *string    `json:"last_reconciliation_status,omitempty"`
+	LastReconciliationStatus *RunStatus `json:"last_reconciliation_status,omitempty"`
 	LastReconciliationAt     *time.Time `json:"last_reconciliation_finished_at,omitempty"`
 	LastReconciliationError  *string    `json:"last_reconciliation_error,omitempty"`
 }

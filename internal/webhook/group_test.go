@@ -71,7 +71,7 @@ func commit(c *committer, evs ...store.NewEvent) []stored {
 }
 
 type eventRow struct {
-	status  string
+	status  store.EventStatus
 	applied bool // applied_at set
 	detail  string
 	jobs    int
