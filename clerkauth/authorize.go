@@ -271,17 +271,6 @@ func (c *membershipCache) get(k cacheKey, now time.Time) (clerkdb.Membership, bo
 func (c *membershipCache) put(k cacheKey, e cacheEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		// Entries live under a second, so a sweep frees nearly all of
-		// them; if a burst of distinct users still fills it, start over.
-		for key, old := range c.entries {
-			if !now.Before(old.expires) {
-				delete(c.entries, key)
-			}
-		}
-		if len(c.entries) >= c.max {
-			clear(c.entries)
-		}
-	}
-	c.entries[k] = e
+	// Entries live under a second, so a sweep frees nearly all of them.
+	putBounded(c.entries, c.max, k, e, func(old cacheEntry) bool { return !now.Before(old.expires) })
 }

@@ -304,17 +304,7 @@ func (c *verifiedCache) get(k [32]byte, now time.Time) (*Session, bool) {
 func (c *verifiedCache) put(k [32]byte, e verifiedEntry, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for key, old := range c.entries {
-			if !now.Before(old.until) {
-				delete(c.entries, key)
-			}
-		}
-		if len(c.entries) >= c.max {
-			clear(c.entries)
-		}
-	}
-	c.entries[k] = e
+	putBounded(c.entries, c.max, k, e, func(old verifiedEntry) bool { return !now.Before(old.until) })
 }
 
 func decodeHeader(token string) (tokenHeader, error) {

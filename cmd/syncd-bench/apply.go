@@ -122,12 +122,14 @@ func enqueueUserEvents(ctx context.Context, pool *pgxpool.Pool, model *clerkfake
 	flush := func() error {
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			params := make([]river.InsertManyParams, 0, len(batch))
+			evs := make([]store.NewEvent, 0, len(batch))
 			for _, ev := range batch {
-				if _, err := store.InsertEvent(ctx, tx, store.NewEvent{ID: ev.ID, Type: ev.Type, ObjectID: ev.ObjectID,
-					OccurredAt: time.UnixMilli(ev.Timestamp), Payload: ev.Body, Status: store.StatusPending}); err != nil {
-					return err
-				}
+				evs = append(evs, store.NewEvent{ID: ev.ID, Type: ev.Type, ObjectID: ev.ObjectID,
+					OccurredAt: time.UnixMilli(ev.Timestamp), Payload: ev.Body, Status: store.StatusPending})
 				params = append(params, river.InsertManyParams{Args: jobargs.ApplyEventArgs{EventID: ev.ID}})
+			}
+			if _, err := store.InsertEvents(ctx, tx, evs); err != nil {
+				return err
 			}
 			_, err := client.InsertManyTx(ctx, tx, params)
 			return err

@@ -92,11 +92,6 @@ func Users(ctx context.Context, db store.DBTX, users []store.User) ([]store.Writ
 	return ws, nil
 }
 
-// Organization writes an organization under the version rule.
-func Organization(ctx context.Context, db store.DBTX, o store.Organization) (store.Write, error) {
-	return store.UpsertOrganization(ctx, db, o)
-}
-
 // Organizations writes a batch of organizations in one statement.
 func Organizations(ctx context.Context, db store.DBTX, orgs []store.Organization) ([]store.Write, error) {
 	return store.UpsertOrganizations(ctx, db, orgs)

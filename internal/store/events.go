@@ -49,26 +49,6 @@ type Event struct {
 	Detail     string
 }
 
-// InsertEvent stores an event unless one with the same id is already there.
-// It reports whether the row is new: false means a redelivery, which must
-// change nothing.
-func InsertEvent(ctx context.Context, db DBTX, ev NewEvent) (bool, error) {
-	const q = `
-INSERT INTO clerk.webhook_events (id, type, object_id, instance_id, occurred_at, payload, status, detail, applied_at, body_sha256)
-VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6::text::jsonb, $7, NULLIF($8, ''),
-        CASE WHEN $7 = 'skipped' THEN now() END, $9)
-ON CONFLICT (id) DO NOTHING`
-	var occurred *time.Time
-	if !ev.OccurredAt.IsZero() {
-		occurred = &ev.OccurredAt
-	}
-	tag, err := db.Exec(ctx, q, ev.ID, ev.Type, ev.ObjectID, ev.InstanceID, occurred, string(ev.Payload), ev.Status, ev.Detail, ev.BodySHA256)
-	if err != nil {
-		return false, fmt.Errorf("insert webhook event %s: %w", ev.ID, classify(err))
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
 // InsertEvents stores a group of events in one statement and returns the
 // ids of those that were new; an id already stored is left as it is (a
 // redelivery). Ids must be distinct within the group: the caller answers a

@@ -27,16 +27,6 @@ func (o Organization) hash() ([]byte, error) {
 		o.PublicMetadata, o.PrivateMetadata, o.CreatedAt.UnixMilli(), o.UpdatedAt.UnixMilli())
 }
 
-// UpsertOrganization writes o unless the row is deleted, newer, or equal.
-// It is UpsertOrganizations with one element.
-func UpsertOrganization(ctx context.Context, db DBTX, o Organization) (Write, error) {
-	ws, err := UpsertOrganizations(ctx, db, []Organization{o})
-	if err != nil {
-		return Unchanged, err
-	}
-	return ws[0], nil
-}
-
 // upsertOrganizationsSQL writes a batch of organizations under the version
 // rule, as upsertUsersSQL does users.
 const upsertOrganizationsSQL = `

@@ -161,31 +161,6 @@ type Version struct {
 	DeletedAt *time.Time
 }
 
-// RowVersion reads the version of one row of a synced table ("users",
-// "organizations" or "organization_memberships").
-func RowVersion(ctx context.Context, db DBTX, table, id string) (Version, error) {
-	var q string
-	switch table {
-	case "users":
-		q = `SELECT updated_at, deleted_at FROM clerk.users WHERE id = $1`
-	case "organizations":
-		q = `SELECT updated_at, deleted_at FROM clerk.organizations WHERE id = $1`
-	case "organization_memberships":
-		q = `SELECT updated_at, deleted_at FROM clerk.organization_memberships WHERE id = $1`
-	default:
-		return Version{}, fmt.Errorf("row version: unknown table %q", table)
-	}
-	var v Version
-	err := db.QueryRow(ctx, q, id).Scan(&v.UpdatedAt, &v.DeletedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Version{}, fmt.Errorf("%s %s: %w", table, id, ErrNotFound)
-	}
-	if err != nil {
-		return Version{}, fmt.Errorf("row version of %s %s: %w", table, id, err)
-	}
-	return v, nil
-}
-
 // RowVersions reads the versions of several rows of one synced table in one
 // statement; ids not stored are absent from the result.
 func RowVersions(ctx context.Context, db DBTX, table string, ids []string) (map[string]Version, error) {
