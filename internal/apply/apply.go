@@ -146,29 +146,17 @@ func snapshots(org *store.Organization) []store.Organization {
 	return []store.Organization{*org}
 }
 
-// deleteUser tombstones a user and ends its memberships. The caller holds
-// the user's exclusive lock (Batch takes it first).
-func deleteUser(ctx context.Context, db store.DBTX, id string, externalID *string, at time.Time) (store.Write, error) {
-	w, err := store.TombstoneUser(ctx, db, id, externalID, at)
+// deleteParent tombstones a user or an organization and ends its
+// memberships. key is the user's external_id or the organization's slug.
+// The caller holds the object's exclusive lock (Batch takes it first).
+func deleteParent(ctx context.Context, db store.DBTX, kind store.Kind, id string, key *string, at time.Time) (store.Write, error) {
+	w, err := store.TombstoneParent(ctx, db, kind, id, key, at)
 	if err != nil {
 		return store.Unchanged, err
 	}
-	// Always sweep, even when the user was already deleted: the sweep is what
-	// guarantees no live membership outlives its user.
-	if _, err := store.DeleteUserMemberships(ctx, db, id, at); err != nil {
-		return store.Unchanged, err
-	}
-	return w, nil
-}
-
-// deleteOrganization tombstones an organization and ends its memberships,
-// under the organization's exclusive lock.
-func deleteOrganization(ctx context.Context, db store.DBTX, id string, slug *string, at time.Time) (store.Write, error) {
-	w, err := store.TombstoneOrganization(ctx, db, id, slug, at)
-	if err != nil {
-		return store.Unchanged, err
-	}
-	if _, err := store.DeleteOrganizationMemberships(ctx, db, id, at); err != nil {
+	// Always sweep, even when the object was already deleted: the sweep is
+	// what guarantees no live membership outlives its user or organization.
+	if _, err := store.EndMembershipsOf(ctx, db, kind, id, at); err != nil {
 		return store.Unchanged, err
 	}
 	return w, nil
@@ -186,31 +174,29 @@ func deleteOrganization(ctx context.Context, db store.DBTX, id string, slug *str
 // was written since `since`, and ends its memberships. It reports whether
 // the user was tombstoned and how many memberships that ended.
 func DeleteUserIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, int64, error) {
-	if err := store.LockUserExclusive(ctx, db, id); err != nil {
-		return false, 0, err
-	}
-	ok, err := store.TombstoneUserIfUnchangedSince(ctx, db, id, since, at)
-	if err != nil || !ok {
-		return false, 0, err
-	}
-	n, err := store.DeleteUserMemberships(ctx, db, id, at)
-	if err != nil {
-		return false, 0, err
-	}
-	return true, n, nil
+	return deleteParentIfUnchangedSince(ctx, db, store.KindUser, store.LockUserExclusive, id, since, at)
 }
 
 // DeleteOrganizationIfUnchangedSince is DeleteUserIfUnchangedSince for an
 // organization.
 func DeleteOrganizationIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, int64, error) {
-	if err := store.LockOrganizationExclusive(ctx, db, id); err != nil {
+	return deleteParentIfUnchangedSince(ctx, db, store.KindOrganization, store.LockOrganizationExclusive, id, since, at)
+}
+
+// deleteParentIfUnchangedSince is the two above. lock takes the object's
+// exclusive lock, which keeps a membership write from slipping between the
+// tombstone and the sweep of its memberships.
+func deleteParentIfUnchangedSince(ctx context.Context, db store.DBTX, kind store.Kind,
+	lock func(context.Context, store.DBTX, string) error, id string, since, at time.Time,
+) (bool, int64, error) {
+	if err := lock(ctx, db, id); err != nil {
 		return false, 0, err
 	}
-	ok, err := store.TombstoneOrganizationIfUnchangedSince(ctx, db, id, since, at)
+	ok, err := store.TombstoneIfUnchangedSince(ctx, db, kind, id, since, at)
 	if err != nil || !ok {
 		return false, 0, err
 	}
-	n, err := store.DeleteOrganizationMemberships(ctx, db, id, at)
+	n, err := store.EndMembershipsOf(ctx, db, kind, id, at)
 	if err != nil {
 		return false, 0, err
 	}
@@ -221,5 +207,5 @@ func DeleteOrganizationIfUnchangedSince(ctx context.Context, db store.DBTX, id s
 // unless its row was written since `since`. Ending a membership cannot race
 // with its parents' deletion (both only end it), so it takes no lock.
 func DeleteMembershipIfUnchangedSince(ctx context.Context, db store.DBTX, id string, since, at time.Time) (bool, error) {
-	return store.TombstoneMembershipIfUnchangedSince(ctx, db, id, since, at)
+	return store.TombstoneIfUnchangedSince(ctx, db, store.KindMembership, id, since, at)
 }

@@ -258,9 +258,9 @@ func Batch(ctx context.Context, db store.DBTX, ps []Parsed) ([]Result, error) {
 		var err error
 		switch p.op {
 		case opDeleteUser:
-			w, err = deleteUser(ctx, db, p.del.ID, p.del.ExternalID, p.Event.OccurredAt)
+			w, err = deleteParent(ctx, db, store.KindUser, p.del.ID, p.del.ExternalID, p.Event.OccurredAt)
 		case opDeleteOrganization:
-			w, err = deleteOrganization(ctx, db, p.del.ID, p.del.Slug, p.Event.OccurredAt)
+			w, err = deleteParent(ctx, db, store.KindOrganization, p.del.ID, p.del.Slug, p.Event.OccurredAt)
 		case opDeleteMembership:
 			w, err = store.TombstoneMembership(ctx, db, p.mem, p.Event.OccurredAt)
 		default:

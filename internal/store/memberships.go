@@ -22,12 +22,18 @@ type Membership struct {
 }
 
 func (m Membership) hash() ([]byte, error) {
-	perms := m.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	return syncHash(m.OrganizationID, m.UserID, m.Role, perms, m.PublicMetadata, m.PrivateMetadata,
+	return syncHash(m.OrganizationID, m.UserID, m.Role, m.permissions(), m.PublicMetadata, m.PrivateMetadata,
 		m.CreatedAt.UnixMilli(), m.UpdatedAt.UnixMilli())
+}
+
+// permissions is m.Permissions with nil read as the empty list, so that a
+// membership without permissions hashes and is stored alike whether Clerk
+// sent [] or left the field out.
+func (m Membership) permissions() []string {
+	if m.Permissions == nil {
+		return []string{}
+	}
+	return m.Permissions
 }
 
 // upsertMembershipsSQL writes a batch of memberships under the version
@@ -76,10 +82,6 @@ RETURNING t.id, (xmax = 0)`
 // happened to each, in the order given. Run it under the shared locks of
 // every parent in the batch (LockParentsShared).
 func UpsertMemberships(ctx context.Context, db DBTX, ms []Membership) ([]Write, error) {
-	out := make([]Write, len(ms))
-	if len(ms) == 0 {
-		return out, nil
-	}
 	order := batchOrder(len(ms), func(i int) string { return ms[i].ID },
 		func(i int) time.Time { return ms[i].UpdatedAt })
 	n := len(order)
@@ -95,11 +97,7 @@ func UpsertMemberships(ctx context.Context, db DBTX, ms []Membership) ([]Write, 
 		if err != nil {
 			return nil, fmt.Errorf("upsert membership %s: %w", m.ID, err)
 		}
-		p := m.Permissions
-		if p == nil {
-			p = []string{}
-		}
-		pj, err := json.Marshal(p)
+		pj, err := json.Marshal(m.permissions())
 		if err != nil {
 			return nil, fmt.Errorf("upsert membership %s: permissions: %w", m.ID, err)
 		}
@@ -108,18 +106,8 @@ func UpsertMemberships(ctx context.Context, db DBTX, ms []Membership) ([]Write, 
 		createdAt[j], updatedAt[j] = m.CreatedAt, m.UpdatedAt
 		hashes[j] = h
 	}
-	rows, err := db.Query(ctx, upsertMembershipsSQL, ids, orgIDs, userIDs, role, perms, pub, priv, createdAt, updatedAt, raw, hashes)
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", describeBatch("membership", ids), classify(err))
-	}
-	written, err := collectWrites(rows)
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", describeBatch("membership", ids), classify(err))
-	}
-	for j, i := range order {
-		out[i] = written[ids[j]]
-	}
-	return out, nil
+	return runUpsert(ctx, db, upsertMembershipsSQL, "membership", len(ms), order,
+		ids, orgIDs, userIDs, role, perms, pub, priv, createdAt, updatedAt, raw, hashes)
 }
 
 // TombstoneMembership marks a membership deleted at `at`. When the
@@ -137,10 +125,6 @@ RETURNING (xmax = 0)`
 	if err != nil {
 		return Unchanged, fmt.Errorf("tombstone membership %s: %w", m.ID, err)
 	}
-	perms := m.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
 	var created, updated *time.Time
 	if !m.CreatedAt.IsZero() {
 		created = &m.CreatedAt
@@ -148,26 +132,13 @@ RETURNING (xmax = 0)`
 	if !m.UpdatedAt.IsZero() {
 		updated = &m.UpdatedAt
 	}
-	w, err := writeFromRow(db.QueryRow(ctx, q, m.ID, m.OrganizationID, m.UserID, m.Role, perms,
+	w, err := writeFromRow(db.QueryRow(ctx, q, m.ID, m.OrganizationID, m.UserID, m.Role, m.permissions(),
 		jsonText(m.PublicMetadata), jsonText(m.PrivateMetadata), created, updated, at,
 		jsonText(m.Raw), h))
 	if err != nil {
 		return Unchanged, fmt.Errorf("tombstone membership %s: %w", m.ID, err)
 	}
 	return w, nil
-}
-
-// TombstoneMembershipIfUnchangedSince marks a live membership deleted at `at`
-// if no write has touched its row since `since`, and reports whether it did.
-func TombstoneMembershipIfUnchangedSince(ctx context.Context, db DBTX, id string, since, at time.Time) (bool, error) {
-	const q = `
-UPDATE clerk.organization_memberships SET deleted_at = $3, synced_at = now()
-WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
-	tag, err := db.Exec(ctx, q, id, since, at)
-	if err != nil {
-		return false, fmt.Errorf("tombstone membership %s: %w", id, err)
-	}
-	return tag.RowsAffected() == 1, nil
 }
 
 // LockMembershipsOf row-locks every live membership of the given users and

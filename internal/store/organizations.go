@@ -63,10 +63,6 @@ RETURNING t.id, (xmax = 0)`
 // given. An id given twice (the snapshots embedded in a page of memberships
 // repeat their organization) is written once, with its newest version.
 func UpsertOrganizations(ctx context.Context, db DBTX, orgs []Organization) ([]Write, error) {
-	out := make([]Write, len(orgs))
-	if len(orgs) == 0 {
-		return out, nil
-	}
 	order := batchOrder(len(orgs), func(i int) string { return orgs[i].ID },
 		func(i int) time.Time { return orgs[i].UpdatedAt })
 	n := len(order)
@@ -90,61 +86,6 @@ func UpsertOrganizations(ctx context.Context, db DBTX, orgs []Organization) ([]W
 		createdAt[j], updatedAt[j] = o.CreatedAt, o.UpdatedAt
 		hashes[j] = h
 	}
-	rows, err := db.Query(ctx, upsertOrganizationsSQL, ids, name, slug, image, createdBy, maxMembers, pub, priv,
-		createdAt, updatedAt, raw, hashes)
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", describeBatch("organization", ids), classify(err))
-	}
-	written, err := collectWrites(rows)
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", describeBatch("organization", ids), classify(err))
-	}
-	for j, i := range order {
-		out[i] = written[ids[j]]
-	}
-	return out, nil
-}
-
-// TombstoneOrganization marks an organization deleted at `at`, inserting the
-// tombstone when it was never seen. slug may be nil.
-func TombstoneOrganization(ctx context.Context, db DBTX, id string, slug *string, at time.Time) (Write, error) {
-	const q = `
-INSERT INTO clerk.organizations AS t (id, slug, deleted_at, synced_at)
-VALUES ($1, $2, $3, now())
-ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now()
-WHERE t.deleted_at IS NULL
-RETURNING (xmax = 0)`
-	w, err := writeFromRow(db.QueryRow(ctx, q, id, slug, at))
-	if err != nil {
-		return Unchanged, fmt.Errorf("tombstone organization %s: %w", id, err)
-	}
-	return w, nil
-}
-
-// DeleteOrganizationMemberships marks every live membership of an
-// organization deleted. Run it under LockOrganizationExclusive.
-func DeleteOrganizationMemberships(ctx context.Context, db DBTX, orgID string, at time.Time) (int64, error) {
-	const q = `
-UPDATE clerk.organization_memberships SET deleted_at = $2, synced_at = now()
-WHERE organization_id = $1 AND deleted_at IS NULL`
-	tag, err := db.Exec(ctx, q, orgID, at)
-	if err != nil {
-		return 0, fmt.Errorf("delete memberships of organization %s: %w", orgID, err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// TombstoneOrganizationIfUnchangedSince marks a live organization deleted at
-// `at` if no write has touched its row since `since`, and reports whether it
-// did. Run it under LockOrganizationExclusive, then end the organization's
-// memberships with DeleteOrganizationMemberships.
-func TombstoneOrganizationIfUnchangedSince(ctx context.Context, db DBTX, id string, since, at time.Time) (bool, error) {
-	const q = `
-UPDATE clerk.organizations SET deleted_at = $3, synced_at = now()
-WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
-	tag, err := db.Exec(ctx, q, id, since, at)
-	if err != nil {
-		return false, fmt.Errorf("tombstone organization %s: %w", id, err)
-	}
-	return tag.RowsAffected() == 1, nil
+	return runUpsert(ctx, db, upsertOrganizationsSQL, "organization", len(orgs), order,
+		ids, name, slug, image, createdBy, maxMembers, pub, priv, createdAt, updatedAt, raw, hashes)
 }

@@ -148,6 +148,31 @@ func collectWrites(rows pgx.Rows) (map[string]Write, error) {
 	return out, nil
 }
 
+// runUpsert runs one of the set-based upserts, whose $1 is ids and whose
+// other arguments are cols: column arrays built in `order`, the elements
+// batchOrder chose from a batch of n. It returns what happened to each of
+// the n elements, in the order given; one batchOrder left out (the older
+// copy of an id given twice) reports Unchanged. An empty batch runs no
+// statement. kind names the objects in an error.
+func runUpsert(ctx context.Context, db DBTX, q, kind string, n int, order []int, ids []string, cols ...any) ([]Write, error) {
+	out := make([]Write, n)
+	if n == 0 {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, q, append([]any{ids}, cols...)...)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch(kind, ids), classify(err))
+	}
+	written, err := collectWrites(rows)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", describeBatch(kind, ids), classify(err))
+	}
+	for j, i := range order {
+		out[i] = written[ids[j]]
+	}
+	return out, nil
+}
+
 // isUndefinedTable reports Postgres error 42P01 (undefined_table).
 func isUndefinedTable(err error) bool {
 	var pgErr *pgconn.PgError

@@ -28,7 +28,7 @@ func TestUpsertUsersAppliesTheRulePerRow(t *testing.T) {
 	if _, err := store.UpsertUsers(ctx, pool, []store.User{user("user_newer", time.Hour, "Stored"), user("user_same", 0, "Same")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.TombstoneUser(ctx, pool, "user_gone", nil, t0); err != nil {
+	if _, err := store.TombstoneParent(ctx, pool, store.KindUser, "user_gone", nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	ws, err := store.UpsertUsers(ctx, pool, []store.User{
@@ -65,7 +65,7 @@ func TestUpsertMembershipsBornDeletedUnderDeletedParent(t *testing.T) {
 	t.Parallel()
 	pool, _ := testdb.New(t)
 	ctx := context.Background()
-	if _, err := store.TombstoneOrganization(ctx, pool, "org_gone", nil, t0); err != nil {
+	if _, err := store.TombstoneParent(ctx, pool, store.KindOrganization, "org_gone", nil, t0); err != nil {
 		t.Fatal(err)
 	}
 	role := "org:member"
@@ -106,15 +106,15 @@ func TestTombstoneIfUnchangedSince(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT synced_at FROM clerk.users WHERE id = 'user_1'`).Scan(&synced); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := store.TombstoneUserIfUnchangedSince(ctx, pool, "user_1", synced, t0)
+	ok, err := store.TombstoneIfUnchangedSince(ctx, pool, store.KindUser, "user_1", synced, t0)
 	if err != nil || ok {
 		t.Fatalf("tombstone of a row written at the run's start = %v %v; want refused", ok, err)
 	}
-	ok, err = store.TombstoneUserIfUnchangedSince(ctx, pool, "user_1", synced.Add(time.Millisecond), t0)
+	ok, err = store.TombstoneIfUnchangedSince(ctx, pool, store.KindUser, "user_1", synced.Add(time.Millisecond), t0)
 	if err != nil || !ok {
 		t.Fatalf("tombstone of an unchanged row = %v %v; want done", ok, err)
 	}
-	ok, err = store.TombstoneUserIfUnchangedSince(ctx, pool, "user_1", synced.Add(time.Hour), t0)
+	ok, err = store.TombstoneIfUnchangedSince(ctx, pool, store.KindUser, "user_1", synced.Add(time.Hour), t0)
 	if err != nil || ok {
 		t.Fatalf("second tombstone = %v %v; want refused (already deleted)", ok, err)
 	}

@@ -102,10 +102,6 @@ RETURNING t.id, (xmax = 0)`
 // id given twice is written once, with its newest version; the other copy
 // reports Unchanged.
 func UpsertUsers(ctx context.Context, db DBTX, users []User) ([]Write, error) {
-	out := make([]Write, len(users))
-	if len(users) == 0 {
-		return out, nil
-	}
 	order := batchOrder(len(users), func(i int) string { return users[i].ID },
 		func(i int) time.Time { return users[i].UpdatedAt })
 	n := len(order)
@@ -130,19 +126,9 @@ func UpsertUsers(ctx context.Context, db DBTX, users []User) ([]Write, error) {
 		lastSignIn[j], createdAt[j], updatedAt[j] = u.LastSignInAt, u.CreatedAt, u.UpdatedAt
 		hashes[j] = h
 	}
-	rows, err := db.Query(ctx, upsertUsersSQL, ids, external, username, first, last, image, primary, pub, priv, unsafe,
+	return runUpsert(ctx, db, upsertUsersSQL, "user", len(users), order,
+		ids, external, username, first, last, image, primary, pub, priv, unsafe,
 		banned, locked, lastSignIn, createdAt, updatedAt, raw, hashes)
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", describeBatch("user", ids), classify(err))
-	}
-	written, err := collectWrites(rows)
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", describeBatch("user", ids), classify(err))
-	}
-	for j, i := range order {
-		out[i] = written[ids[j]]
-	}
-	return out, nil
 }
 
 // DeleteEmailAddressesOfUsers removes the address lists of several users in
@@ -185,53 +171,6 @@ ON CONFLICT (user_id, id) DO UPDATE SET
 		return fmt.Errorf("insert email addresses of %d users: %w", len(users), classify(err))
 	}
 	return nil
-}
-
-// TombstoneUser marks a user deleted at `at`, inserting the tombstone when
-// the user was never seen so that no late event can create it. A user that
-// is already deleted keeps its first deletion time. externalID may be nil.
-func TombstoneUser(ctx context.Context, db DBTX, id string, externalID *string, at time.Time) (Write, error) {
-	const q = `
-INSERT INTO clerk.users AS t (id, external_id, deleted_at, synced_at)
-VALUES ($1, $2, $3, now())
-ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now()
-WHERE t.deleted_at IS NULL
-RETURNING (xmax = 0)`
-	w, err := writeFromRow(db.QueryRow(ctx, q, id, externalID, at))
-	if err != nil {
-		return Unchanged, fmt.Errorf("tombstone user %s: %w", id, err)
-	}
-	return w, nil
-}
-
-// DeleteUserMemberships marks every live membership of a user deleted. Run it
-// under LockUserExclusive, in the transaction that tombstones the user.
-func DeleteUserMemberships(ctx context.Context, db DBTX, userID string, at time.Time) (int64, error) {
-	const q = `
-UPDATE clerk.organization_memberships SET deleted_at = $2, synced_at = now()
-WHERE user_id = $1 AND deleted_at IS NULL`
-	tag, err := db.Exec(ctx, q, userID, at)
-	if err != nil {
-		return 0, fmt.Errorf("delete memberships of user %s: %w", userID, err)
-	}
-	return tag.RowsAffected(), nil
-}
-
-// TombstoneUserIfUnchangedSince marks a live user deleted at `at`, but only
-// if no write has touched its row since `since` (a reconciliation run's
-// start): a row a webhook wrote during the run is newer than what the run
-// knows, and sync rule 5 lets the newer write win. It reports whether the
-// row was tombstoned. Run it under LockUserExclusive, then end the user's
-// memberships with DeleteUserMemberships.
-func TombstoneUserIfUnchangedSince(ctx context.Context, db DBTX, id string, since, at time.Time) (bool, error) {
-	const q = `
-UPDATE clerk.users SET deleted_at = $3, synced_at = now()
-WHERE id = $1 AND deleted_at IS NULL AND synced_at < $2`
-	tag, err := db.Exec(ctx, q, id, since, at)
-	if err != nil {
-		return false, fmt.Errorf("tombstone user %s: %w", id, err)
-	}
-	return tag.RowsAffected() == 1, nil
 }
 
 func unixMilli(t *time.Time) *int64 {
