@@ -47,26 +47,33 @@ type userJSON struct {
 	UpdatedAt             int64           `json:"updated_at"`
 }
 
-// Every parser first makes its input storable (pgjson.Storable): a string
-// Clerk accepted but jsonb refuses (a \u0000 in metadata an end user wrote)
-// is kept with U+FFFD in its place, in the parsed fields and in Raw alike,
-// so that neither a webhook nor a reconciliation listing refuses the object
-// and freezes its row.
+// readObject is how every parser starts. It first makes its input storable
+// (pgjson.Storable): a string Clerk accepted but jsonb refuses (a \u0000 in
+// metadata an end user wrote) is kept with U+FFFD in its place, in the
+// parsed fields and in Raw alike, so that neither a webhook nor a
+// reconciliation listing refuses the object and freezes its row. It then
+// decodes that JSON object into a T, and returns it with the storable
+// bytes, which the parser keeps as Raw. what names the object in an error.
+func readObject[T any](what string, raw []byte) (T, []byte, error) {
+	var j T
+	raw, err := pgjson.Storable(raw)
+	if err != nil {
+		return j, nil, invalid("%s: %v", what, err)
+	}
+	if err := decodeObject(raw, &j); err != nil {
+		return j, nil, invalid("%s: %v", what, err)
+	}
+	return j, raw, nil
+}
 
 // ParseUser reads a Clerk user object.
 func ParseUser(raw []byte) (store.User, error) {
-	raw, err := pgjson.Storable(raw)
+	j, raw, err := readObject[userJSON]("user", raw)
 	if err != nil {
-		return store.User{}, invalid("user: %v", err)
-	}
-	var j userJSON
-	if err := decodeObject(raw, &j); err != nil {
-		return store.User{}, invalid("user: %v", err)
-	}
-	if err := checkObject("user", j.Object, j.ID, j.UpdatedAt); err != nil {
 		return store.User{}, err
 	}
-	if err := checkTimes("user", j.ID, stamp{"created_at", &j.CreatedAt}, stamp{"last_sign_in_at", j.LastSignInAt}); err != nil {
+	if err := checkObject("user", j.Object, j.ID, j.UpdatedAt,
+		stamp{"created_at", &j.CreatedAt}, stamp{"last_sign_in_at", j.LastSignInAt}); err != nil {
 		return store.User{}, err
 	}
 	u := store.User{
@@ -126,18 +133,11 @@ type organizationJSON struct {
 
 // ParseOrganization reads a Clerk organization object.
 func ParseOrganization(raw []byte) (store.Organization, error) {
-	raw, err := pgjson.Storable(raw)
+	j, raw, err := readObject[organizationJSON]("organization", raw)
 	if err != nil {
-		return store.Organization{}, invalid("organization: %v", err)
-	}
-	var j organizationJSON
-	if err := decodeObject(raw, &j); err != nil {
-		return store.Organization{}, invalid("organization: %v", err)
-	}
-	if err := checkObject("organization", j.Object, j.ID, j.UpdatedAt); err != nil {
 		return store.Organization{}, err
 	}
-	if err := checkTimes("organization", j.ID, stamp{"created_at", &j.CreatedAt}); err != nil {
+	if err := checkObject("organization", j.Object, j.ID, j.UpdatedAt, stamp{"created_at", &j.CreatedAt}); err != nil {
 		return store.Organization{}, err
 	}
 	return store.Organization{
@@ -173,18 +173,11 @@ type membershipJSON struct {
 // ParseMembership reads a Clerk organization membership and the snapshot of
 // its organization embedded in it (nil when the snapshot is absent).
 func ParseMembership(raw []byte) (store.Membership, *store.Organization, error) {
-	raw, err := pgjson.Storable(raw)
+	j, raw, err := readObject[membershipJSON]("organization membership", raw)
 	if err != nil {
-		return store.Membership{}, nil, invalid("organization membership: %v", err)
-	}
-	var j membershipJSON
-	if err := decodeObject(raw, &j); err != nil {
-		return store.Membership{}, nil, invalid("organization membership: %v", err)
-	}
-	if err := checkObject("organization_membership", j.Object, j.ID, j.UpdatedAt); err != nil {
 		return store.Membership{}, nil, err
 	}
-	if err := checkTimes("organization_membership", j.ID, stamp{"created_at", &j.CreatedAt}); err != nil {
+	if err := checkObject("organization_membership", j.Object, j.ID, j.UpdatedAt, stamp{"created_at", &j.CreatedAt}); err != nil {
 		return store.Membership{}, nil, err
 	}
 	if j.PublicUserData == nil || j.PublicUserData.UserID == "" {
@@ -236,13 +229,9 @@ type Deleted struct {
 
 // ParseDeleted reads a deleted-object payload of the given object kind.
 func ParseDeleted(kind string, raw []byte) (Deleted, error) {
-	raw, err := pgjson.Storable(raw)
+	d, _, err := readObject[Deleted]("deleted "+kind, raw)
 	if err != nil {
-		return Deleted{}, invalid("deleted %s: %v", kind, err)
-	}
-	var d Deleted
-	if err := decodeObject(raw, &d); err != nil {
-		return Deleted{}, invalid("deleted %s: %v", kind, err)
+		return Deleted{}, err
 	}
 	if d.ID == "" {
 		return Deleted{}, invalid("deleted %s: no id", kind)
@@ -262,8 +251,9 @@ func decodeObject(raw []byte, v any) error {
 }
 
 // checkObject insists on an id and a version: without updated_at the write
-// could not be ordered against others, so it must not be guessed.
-func checkObject(kind, object, id string, updatedAt int64) error {
+// could not be ordered against others, so it must not be guessed. It then
+// bounds updated_at and the object's other timestamps.
+func checkObject(kind, object, id string, updatedAt int64, stamps ...stamp) error {
 	if id == "" {
 		return invalid("%s: no id", kind)
 	}
@@ -273,7 +263,18 @@ func checkObject(kind, object, id string, updatedAt int64) error {
 	if updatedAt == 0 {
 		return invalid("%s %s: no updated_at", kind, id)
 	}
-	return checkMillis(kind, id, "updated_at", updatedAt)
+	if err := checkMillis(kind, id, "updated_at", updatedAt); err != nil {
+		return err
+	}
+	for _, s := range stamps {
+		if s.ms == nil {
+			continue
+		}
+		if err := checkMillis(kind, id, s.field, *s.ms); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Clerk's timestamps are Unix milliseconds. Postgres' timestamptz ends in
@@ -298,18 +299,6 @@ func checkMillis(kind, id, field string, ms int64) error {
 type stamp struct {
 	field string
 	ms    *int64
-}
-
-func checkTimes(kind, id string, stamps ...stamp) error {
-	for _, s := range stamps {
-		if s.ms == nil {
-			continue
-		}
-		if err := checkMillis(kind, id, s.field, *s.ms); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func metadata(raw json.RawMessage) json.RawMessage {
