@@ -155,17 +155,20 @@ func checkNotAhead(p Parsed) error {
 //     say why in the event's detail.
 func Batch(ctx context.Context, db store.DBTX, ps []Parsed) ([]Result, error) {
 	res := make([]Result, len(ps))
-	var orgIDs, userIDs []string
+	// Every user and organization the batch may write, and those it deletes.
+	var orgIDs, userIDs, delOrgs, delUsers []string
 	for _, p := range ps {
 		switch p.op {
 		case opUpsertUser:
 			userIDs = append(userIDs, p.user.ID)
 		case opDeleteUser:
 			userIDs = append(userIDs, p.del.ID)
+			delUsers = append(delUsers, p.del.ID)
 		case opUpsertOrganization:
 			orgIDs = append(orgIDs, p.org.ID)
 		case opDeleteOrganization:
 			orgIDs = append(orgIDs, p.del.ID)
+			delOrgs = append(delOrgs, p.del.ID)
 		case opUpsertMembership, opDeleteMembership:
 			orgIDs = append(orgIDs, p.mem.OrganizationID)
 			userIDs = append(userIDs, p.mem.UserID)
@@ -177,80 +180,51 @@ func Batch(ctx context.Context, db store.DBTX, ps []Parsed) ([]Result, error) {
 	// A deletion also ends memberships whose other parent this batch does
 	// not lock; taking their rows now, in id order, keeps two batches that
 	// delete crossing parents from meeting on them in opposite orders.
-	var delUsers, delOrgs []string
-	for _, p := range ps {
-		switch p.op {
-		case opDeleteUser:
-			delUsers = append(delUsers, p.del.ID)
-		case opDeleteOrganization:
-			delOrgs = append(delOrgs, p.del.ID)
-		}
-	}
 	if len(delUsers)+len(delOrgs) > 0 {
 		if err := store.LockMembershipsOf(ctx, db, delUsers, delOrgs); err != nil {
 			return nil, err
 		}
 	}
 
-	// Upserts, a statement per table. idx maps each statement's input back
-	// to its event; -1 marks an organization snapshot, which has no result
-	// of its own.
-	var users []store.User
-	var userIdx []int
-	var orgs []store.Organization
-	var orgIdx []int
-	var mems []store.Membership
-	var memIdx []int
+	// Upserts, a statement per table.
+	var users pending[store.User]
+	var orgs pending[store.Organization]
+	var mems pending[store.Membership]
 	for i, p := range ps {
 		switch p.op {
 		case opSkip:
 			res[i] = Result{Status: store.StatusSkipped, Detail: "event type not synced"}
 		case opUpsertUser:
-			users, userIdx = append(users, p.user), append(userIdx, i)
+			users.add(p.user, i)
 		case opUpsertOrganization:
-			orgs, orgIdx = append(orgs, p.org), append(orgIdx, i)
+			orgs.add(p.org, i)
 		case opUpsertMembership:
-			mems, memIdx = append(mems, p.mem), append(memIdx, i)
+			mems.add(p.mem, i)
 		}
 		if (p.op == opUpsertMembership || p.op == opDeleteMembership) && p.memOrg != nil {
-			orgs, orgIdx = append(orgs, *p.memOrg), append(orgIdx, -1)
+			orgs.add(*p.memOrg, -1)
 		}
 	}
 	var refused []refusal
-	record := func(idx []int, ws []store.Write, table string, id func(int) string, version func(int) time.Time) {
-		for j, i := range idx {
+	record := func(events []int, ws []store.Write) {
+		for j, i := range events {
 			if i < 0 {
 				continue
 			}
 			res[i] = Result{Status: store.StatusApplied, Write: ws[j]}
 			if !ws[j].Written() {
-				refused = append(refused, refusal{event: i, table: table, id: id(j), version: version(j)})
+				refused = append(refused, refusalOf(i, ps[i]))
 			}
 		}
 	}
-	if len(users) > 0 {
-		ws, err := Users(ctx, db, users)
-		if err != nil {
-			return nil, err
-		}
-		record(userIdx, ws, "users", func(j int) string { return users[j].ID },
-			func(j int) time.Time { return users[j].UpdatedAt })
+	if err := users.upsert(ctx, db, Users, record); err != nil {
+		return nil, err
 	}
-	if len(orgs) > 0 {
-		ws, err := store.UpsertOrganizations(ctx, db, orgs)
-		if err != nil {
-			return nil, err
-		}
-		record(orgIdx, ws, "organizations", func(j int) string { return orgs[j].ID },
-			func(j int) time.Time { return orgs[j].UpdatedAt })
+	if err := orgs.upsert(ctx, db, store.UpsertOrganizations, record); err != nil {
+		return nil, err
 	}
-	if len(mems) > 0 {
-		ws, err := store.UpsertMemberships(ctx, db, mems)
-		if err != nil {
-			return nil, err
-		}
-		record(memIdx, ws, "organization_memberships", func(j int) string { return mems[j].ID },
-			func(j int) time.Time { return mems[j].UpdatedAt })
+	if err := mems.upsert(ctx, db, store.UpsertMemberships, record); err != nil {
+		return nil, err
 	}
 
 	for i, p := range ps {
@@ -281,12 +255,53 @@ func Batch(ctx context.Context, db store.DBTX, ps []Parsed) ([]Result, error) {
 	return res, nil
 }
 
+// pending is what a batch writes to one table: the objects, and for each
+// the index of the event it came from, or -1 for an organization snapshot a
+// membership carries, which has no result of its own.
+type pending[T any] struct {
+	objs   []T
+	events []int
+}
+
+func (p *pending[T]) add(obj T, event int) {
+	p.objs = append(p.objs, obj)
+	p.events = append(p.events, event)
+}
+
+// upsert writes the objects, if any, in one call of write, and hands what
+// happened to each to record.
+func (p *pending[T]) upsert(ctx context.Context, db store.DBTX,
+	write func(context.Context, store.DBTX, []T) ([]store.Write, error), record func(events []int, ws []store.Write),
+) error {
+	if len(p.objs) == 0 {
+		return nil
+	}
+	ws, err := write(ctx, db, p.objs)
+	if err != nil {
+		return err
+	}
+	record(p.events, ws)
+	return nil
+}
+
 // refusal is an upsert the version rule refused.
 type refusal struct {
 	event   int
 	table   string
 	id      string
 	version time.Time
+}
+
+// refusalOf is the refusal of event i, an upsert.
+func refusalOf(i int, p Parsed) refusal {
+	switch p.op {
+	case opUpsertUser:
+		return refusal{event: i, table: "users", id: p.user.ID, version: p.user.UpdatedAt}
+	case opUpsertOrganization:
+		return refusal{event: i, table: "organizations", id: p.org.ID, version: p.org.UpdatedAt}
+	default: // opUpsertMembership, the only other op whose write is recorded
+		return refusal{event: i, table: "organization_memberships", id: p.mem.ID, version: p.mem.UpdatedAt}
+	}
 }
 
 // describeRefusals explains each refused write for the operator reading
