@@ -10,19 +10,20 @@ import (
 // through. A listing is rebuilt at most once per change of what it depends
 // on, never per page request: at 100k users a sort per request would make
 // the fake, not syncd, the thing a benchmark measures.
-//
-// Two generation counters per kind: setGen moves when the live set changes
-// (create, delete) and gen on any change. created_at orderings depend only
-// on the live set, because creation order already is created_at order, so a
-// stream of updates does not invalidate the default listing.
 type listIndex struct {
-	userGen, userSetGen uint64
-	orgGen, orgSetGen   uint64
-	memSetGen           uint64 // membership listings only order by created_at
+	users kindLists[User, *User]
+	orgs  kindLists[Organization, *Organization]
+	mems  kindLists[Membership, *Membership]
+}
 
-	users map[string]*cachedList[*User]
-	orgs  map[string]*cachedList[*Organization]
-	mems  map[string]*cachedList[*Membership]
+// kindLists holds the cached listings of one kind, keyed by order. It keeps
+// two generation counters: setGen moves when the live set changes (create,
+// delete) and gen on any change. created_at orderings depend only on the
+// live set, because creation order already is created_at order, so a stream
+// of updates does not invalidate the default listing.
+type kindLists[T any, P object[T]] struct {
+	gen, setGen uint64
+	cache       map[string]*cachedList[P]
 }
 
 type cachedList[T any] struct {
@@ -30,23 +31,36 @@ type cachedList[T any] struct {
 	items []T
 }
 
-func (l *listIndex) userChanged(setChanged bool) {
-	l.userGen++
+// changed records a change of one object of the kind; setChanged says it
+// came or went. Memberships only ever report the latter: their listings
+// only order by created_at.
+func (l *kindLists[T, P]) changed(setChanged bool) {
+	l.gen++
 	if setChanged {
-		l.userSetGen++
+		l.setGen++
 	}
 }
 
-func (l *listIndex) orgChanged(setChanged bool) {
-	l.orgGen++
-	if setChanged {
-		l.orgSetGen++
+// live returns the live objects of seq (creation order; active of them are
+// live) in order k, where compare orders by k.field and is nil for
+// created_at. The slice is shared with the cache: callers hold m.mu and
+// must not modify it.
+func (l *kindLists[T, P]) live(k sortKey, seq []P, active int, compare func(a, b P) int) []P {
+	gen := l.gen
+	if compare == nil {
+		gen = l.setGen
 	}
+	key := k.String()
+	if c, ok := l.cache[key]; ok && c.gen == gen {
+		return c.items
+	}
+	if l.cache == nil {
+		l.cache = make(map[string]*cachedList[P])
+	}
+	items := buildList(seq, active, compare, k.desc)
+	l.cache[key] = &cachedList[P]{gen: gen, items: items}
+	return items
 }
-
-// memSetChanged records that a membership came or went; a membership's
-// own changes leave its list in place (it is ordered by created_at).
-func (l *listIndex) memSetChanged() { l.memSetGen++ }
 
 // sortKey is an order_by value split into field and direction; "+x" and "x"
 // are the same ascending order in Clerk.
@@ -73,11 +87,11 @@ func (k sortKey) String() string {
 // With a nil compare the creation order is kept, which is created_at order;
 // otherwise ties fall back to creation order (stable sort), then the whole
 // list is reversed for descending keys so ties come out mirrored too.
-func buildList[T any](seq []T, n int, alive func(T) bool, compare func(a, b T) int, desc bool) []T {
-	out := make([]T, 0, n)
-	for _, x := range seq {
-		if alive(x) {
-			out = append(out, x)
+func buildList[T any, P object[T]](seq []P, n int, compare func(a, b P) int, desc bool) []P {
+	out := make([]P, 0, n)
+	for _, p := range seq {
+		if !p.isDeleted() {
+			out = append(out, p)
 		}
 	}
 	if compare != nil {
@@ -89,59 +103,32 @@ func buildList[T any](seq []T, n int, alive func(T) bool, compare func(a, b T) i
 	return out
 }
 
-func cachedOr[T any](cache *map[string]*cachedList[T], key string, gen uint64, build func() []T) []T {
-	if *cache == nil {
-		*cache = make(map[string]*cachedList[T])
-	}
-	if c, ok := (*cache)[key]; ok && c.gen == gen {
-		return c.items
-	}
-	items := build()
-	(*cache)[key] = &cachedList[T]{gen: gen, items: items}
-	return items
-}
-
 // liveUsers returns live users in the given order (created_at or
-// updated_at). The slice is shared with the cache: callers hold m.mu and
-// must not modify it.
+// updated_at); see kindLists.live.
 func (m *Model) liveUsers(k sortKey) []*User {
-	gen := m.lists.userGen
 	var compare func(a, b *User) int
-	switch k.field {
-	case "created_at":
-		gen = m.lists.userSetGen
-	case "updated_at":
+	if k.field == "updated_at" {
 		compare = func(a, b *User) int { return cmp.Compare(a.UpdatedAt, b.UpdatedAt) }
 	}
-	return cachedOr(&m.lists.users, k.String(), gen, func() []*User {
-		return buildList(m.userSeq, m.activeUsers, func(u *User) bool { return !u.Deleted }, compare, k.desc)
-	})
+	return m.lists.users.live(k, m.userSeq, m.activeUsers, compare)
 }
 
 // liveOrgs returns live organizations ordered by created_at or name.
 func (m *Model) liveOrgs(k sortKey) []*Organization {
-	gen := m.lists.orgGen
 	var compare func(a, b *Organization) int
-	switch k.field {
-	case "created_at":
-		gen = m.lists.orgSetGen
-	case "name":
+	if k.field == "name" {
 		compare = func(a, b *Organization) int { return strings.Compare(a.Name, b.Name) }
 	}
-	return cachedOr(&m.lists.orgs, k.String(), gen, func() []*Organization {
-		return buildList(m.orgSeq, m.activeOrgs, func(o *Organization) bool { return !o.Deleted }, compare, k.desc)
-	})
+	return m.lists.orgs.live(k, m.orgSeq, m.activeOrgs, compare)
 }
 
 // liveMemberships returns all live memberships ordered by created_at.
 func (m *Model) liveMemberships(k sortKey) []*Membership {
-	return cachedOr(&m.lists.mems, k.String(), m.lists.memSetGen, func() []*Membership {
-		return buildList(m.memSeq, m.activeMems, func(ms *Membership) bool { return !ms.Deleted }, nil, k.desc)
-	})
+	return m.lists.mems.live(k, m.memSeq, m.activeMems, nil)
 }
 
 // liveMembershipsOf filters a per-organization or per-user index; those are
 // small, so they are not cached.
 func liveMembershipsOf(seq []*Membership, k sortKey) []*Membership {
-	return buildList(seq, len(seq), func(ms *Membership) bool { return !ms.Deleted }, nil, k.desc)
+	return buildList(seq, len(seq), nil, k.desc)
 }

@@ -102,51 +102,34 @@ func (m *Model) CreateMembership(orgID, userID string) (Membership, []Event, err
 // UpdateMembership applies a random change: role (and with it the
 // permissions), permissions alone, or metadata.
 func (m *Model) UpdateMembership(id string) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ms, err := m.liveMembership(id)
-	if err != nil {
-		return nil, err
-	}
-	return m.updateMembership(ms), nil
+	return withLive(m, id, m.liveMembership, infallible(m.updateMembership))
 }
 
 // EditMembership applies a chosen change to a copy of the membership; the
 // model keeps ID, the organization, the user, CreatedAt and the deletion
 // state, and sets UpdatedAt.
 func (m *Model) EditMembership(id string, edit func(*Membership)) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ms, err := m.liveMembership(id)
-	if err != nil {
-		return nil, err
-	}
+	return withLive(m, id, m.liveMembership, infallible(func(ms *Membership) []Event { return m.editMembership(ms, edit) }))
+}
+
+func (m *Model) editMembership(ms *Membership, edit func(*Membership)) []Event {
 	next := ms.clone()
 	edit(&next)
 	next.ID, next.OrganizationID, next.UserID = ms.ID, ms.OrganizationID, ms.UserID
 	next.CreatedAt, next.Deleted, next.DeletedAt = ms.CreatedAt, false, 0
 	next.UpdatedAt = m.tick()
-	*ms = next
-	return []Event{m.membershipEvent(TypeMembershipUpdated, ms.UpdatedAt, ms)}, nil
+	return m.saveMembership(ms, next)
 }
 
 // DeleteMembership removes a user from an organization.
 func (m *Model) DeleteMembership(id string) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ms, err := m.liveMembership(id)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{m.deleteMembership(ms)}, nil
+	return withLive(m, id, m.liveMembership, infallible(func(ms *Membership) []Event {
+		return []Event{m.deleteMembership(ms)}
+	}))
 }
 
 func (m *Model) liveMembership(id string) (*Membership, error) {
-	ms, ok := m.mems[id]
-	if !ok || ms.Deleted {
-		return nil, fmt.Errorf("%w: membership %s", ErrNotFound, id)
-	}
-	return ms, nil
+	return liveIn(m.mems, "membership", id)
 }
 
 func (m *Model) canJoin(o *Organization, u *User) error {
@@ -187,7 +170,7 @@ func (m *Model) insertMembership(ms *Membership) {
 	m.members[memberKey{ms.OrganizationID, ms.UserID}] = ms
 	m.nMembers[ms.OrganizationID]++
 	m.activeMems++
-	m.lists.memSetChanged()
+	m.lists.mems.changed(true)
 }
 
 // createRandomMembership looks for a live user outside a live organization
@@ -231,6 +214,13 @@ func (m *Model) updateMembership(ms *Membership) []Event {
 		next.PrivateMetadata = m.membershipPrivateMetadata()
 	}
 	next.UpdatedAt = now
+	return m.saveMembership(ms, next)
+}
+
+// saveMembership replaces the live membership ms by its edited copy next and
+// reports the change. Its listings need no refresh: they order by
+// created_at, which an edit keeps.
+func (m *Model) saveMembership(ms *Membership, next Membership) []Event {
 	*ms = next
 	return []Event{m.membershipEvent(TypeMembershipUpdated, ms.UpdatedAt, ms)}
 }
@@ -246,12 +236,39 @@ func (m *Model) deleteMembership(ms *Membership) Event {
 	return ev
 }
 
+// deleteWithMemberships deletes a user or organization together with its
+// live memberships (mems, any of them already deleted are skipped) the way
+// Clerk does: about half get their own organizationMembership.deleted
+// first; then deleteParent tombstones the parent at now and renders its
+// deleted event, and the rest of the memberships are tombstoned at that same
+// time without an event of their own.
+func (m *Model) deleteWithMemberships(mems []*Membership, deleteParent func(now int64) Event) []Event {
+	var evs []Event
+	var silent []*Membership
+	for _, ms := range mems {
+		if ms.Deleted {
+			continue
+		}
+		if m.chance(0.5) {
+			evs = append(evs, m.deleteMembership(ms))
+		} else {
+			silent = append(silent, ms)
+		}
+	}
+	now := m.tick()
+	parent := deleteParent(now)
+	for _, ms := range silent {
+		m.markMembershipDeleted(ms, now)
+	}
+	return append(evs, parent)
+}
+
 func (m *Model) markMembershipDeleted(ms *Membership, at int64) {
 	ms.Deleted, ms.DeletedAt = true, at
 	delete(m.members, memberKey{ms.OrganizationID, ms.UserID})
 	m.nMembers[ms.OrganizationID]--
 	m.activeMems--
-	m.lists.memSetChanged()
+	m.lists.mems.changed(true)
 }
 
 type publicUserDataJSON struct {
@@ -309,9 +326,5 @@ func (m *Model) membershipEvent(typ string, ts int64, ms *Membership) Event {
 func (m *Model) MembershipJSON(id string) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ms, ok := m.mems[id]
-	if !ok {
-		return nil
-	}
-	return mustJSON(m.membershipWire(ms))
+	return wireJSON(m.mems, id, m.membershipWire)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -163,62 +164,97 @@ func weighted(r *rand.Rand, weights []int) int {
 	return len(weights) - 1
 }
 
-// pickActive returns a random live element of seq. Random probes are O(1)
-// while most objects are alive; the scan fallback keeps it correct when
-// almost everything is deleted.
-func pickActive[T any](r *rand.Rand, seq []T, alive func(T) bool) (T, bool) {
-	var zero T
-	if len(seq) == 0 {
-		return zero, false
+func (m *Model) pickUser() *User             { return pickLive(m.rng, m.userSeq, m.activeUsers) }
+func (m *Model) pickOrg() *Organization      { return pickLive(m.rng, m.orgSeq, m.activeOrgs) }
+func (m *Model) pickMembership() *Membership { return pickLive(m.rng, m.memSeq, m.activeMems) }
+
+// object is what users, organizations and memberships have in common in
+// the model: an id, a tombstone flag rather than removal, and deep copies
+// for callers. It lets one function serve the three kinds where only the
+// type differs.
+type object[T any] interface {
+	*T
+	objectID() string
+	isDeleted() bool
+	clone() T
+}
+
+func (u *User) objectID() string         { return u.ID }
+func (u *User) isDeleted() bool          { return u.Deleted }
+func (o *Organization) objectID() string { return o.ID }
+func (o *Organization) isDeleted() bool  { return o.Deleted }
+func (ms *Membership) objectID() string  { return ms.ID }
+func (ms *Membership) isDeleted() bool   { return ms.Deleted }
+
+// pickLive returns a random live object of seq, or nil when active (the
+// number of live ones) is zero. Random probes are O(1) while most objects
+// are alive; the scan fallback keeps it correct when almost everything is
+// deleted.
+func pickLive[T any, P object[T]](r *rand.Rand, seq []P, active int) P {
+	if active == 0 || len(seq) == 0 {
+		return nil
 	}
 	for range 32 {
-		if x := seq[r.IntN(len(seq))]; alive(x) {
-			return x, true
+		if p := seq[r.IntN(len(seq))]; !p.isDeleted() {
+			return p
 		}
 	}
 	start := r.IntN(len(seq))
 	for i := range seq {
-		if x := seq[(start+i)%len(seq)]; alive(x) {
-			return x, true
+		if p := seq[(start+i)%len(seq)]; !p.isDeleted() {
+			return p
 		}
 	}
-	return zero, false
+	return nil
 }
 
-func (m *Model) pickUser() *User {
-	if m.activeUsers == 0 {
-		return nil
+// liveIn returns the live object id of one kind, or ErrNotFound naming
+// kind and id; callers hold m.mu.
+func liveIn[T any, P object[T]](byID map[string]P, kind, id string) (P, error) {
+	p, ok := byID[id]
+	if !ok || p.isDeleted() {
+		return nil, fmt.Errorf("%w: %s %s", ErrNotFound, kind, id)
 	}
-	u, _ := pickActive(m.rng, m.userSeq, func(u *User) bool { return !u.Deleted })
-	return u
+	return p, nil
 }
 
-func (m *Model) pickOrg() *Organization {
-	if m.activeOrgs == 0 {
-		return nil
+// copiesByID returns a copy of every object of seq, tombstones included,
+// sorted by id; callers hold m.mu.
+func copiesByID[T any, P object[T]](seq []P) []T {
+	sorted := slices.SortedFunc(slices.Values(seq), func(a, b P) int { return strings.Compare(a.objectID(), b.objectID()) })
+	out := make([]T, len(sorted))
+	for i, p := range sorted {
+		out[i] = p.clone()
 	}
-	o, _ := pickActive(m.rng, m.orgSeq, func(o *Organization) bool { return !o.Deleted })
-	return o
+	return out
 }
 
-func (m *Model) pickMembership() *Membership {
-	if m.activeMems == 0 {
+// copyOf returns a copy of the object id, possibly a tombstone; callers
+// hold m.mu.
+func copyOf[T any, P object[T]](byID map[string]P, id string) (T, bool) {
+	p, ok := byID[id]
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return p.clone(), true
+}
+
+// wireJSON renders the object id, possibly a tombstone, as the Backend API
+// does, or nil for an unknown id; callers hold m.mu.
+func wireJSON[P any, W any](byID map[string]P, id string, wire func(P) W) []byte {
+	p, ok := byID[id]
+	if !ok {
 		return nil
 	}
-	ms, _ := pickActive(m.rng, m.memSeq, func(ms *Membership) bool { return !ms.Deleted })
-	return ms
+	return mustJSON(wire(p))
 }
 
 // Users returns every user ever created, deleted ones included, sorted by id.
 func (m *Model) Users() []User {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]User, 0, len(m.userSeq))
-	for _, u := range m.userSeq {
-		out = append(out, u.clone())
-	}
-	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	return copiesByID(m.userSeq)
 }
 
 // Organizations returns every organization ever created, deleted ones
@@ -226,12 +262,7 @@ func (m *Model) Users() []User {
 func (m *Model) Organizations() []Organization {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Organization, 0, len(m.orgSeq))
-	for _, o := range m.orgSeq {
-		out = append(out, o.clone())
-	}
-	slices.SortFunc(out, func(a, b Organization) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	return copiesByID(m.orgSeq)
 }
 
 // Memberships returns every membership ever created, deleted ones included,
@@ -239,45 +270,28 @@ func (m *Model) Organizations() []Organization {
 func (m *Model) Memberships() []Membership {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Membership, 0, len(m.memSeq))
-	for _, ms := range m.memSeq {
-		out = append(out, ms.clone())
-	}
-	slices.SortFunc(out, func(a, b Membership) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	return copiesByID(m.memSeq)
 }
 
 // User returns one user (possibly a tombstone) by id.
 func (m *Model) User(id string) (User, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	u, ok := m.users[id]
-	if !ok {
-		return User{}, false
-	}
-	return u.clone(), true
+	return copyOf(m.users, id)
 }
 
 // Organization returns one organization (possibly a tombstone) by id.
 func (m *Model) Organization(id string) (Organization, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	o, ok := m.orgs[id]
-	if !ok {
-		return Organization{}, false
-	}
-	return o.clone(), true
+	return copyOf(m.orgs, id)
 }
 
 // Membership returns one membership (possibly a tombstone) by id.
 func (m *Model) Membership(id string) (Membership, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ms, ok := m.mems[id]
-	if !ok {
-		return Membership{}, false
-	}
-	return ms.clone(), true
+	return copyOf(m.mems, id)
 }
 
 // Counts returns the number of live users, organizations and memberships.
@@ -337,4 +351,23 @@ func orEmpty(r json.RawMessage) json.RawMessage {
 		return emptyObject
 	}
 	return r
+}
+
+// withLive is the shape of every public mutator of an existing object: under
+// the model's lock, find the live object id (ErrNotFound for an unknown or
+// deleted one) and change it.
+func withLive[P any](m *Model, id string, live func(string) (P, error), change func(P) ([]Event, error)) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, err := live(id)
+	if err != nil {
+		return nil, err
+	}
+	return change(p)
+}
+
+// infallible adapts for withLive a change that cannot fail once its object
+// is known to be live.
+func infallible[P any](change func(P) []Event) func(P) ([]Event, error) {
+	return func(p P) ([]Event, error) { return change(p), nil }
 }

@@ -53,25 +53,17 @@ func (m *Model) CreateOrganization(createdBy string) (Organization, []Event, err
 // UpdateOrganization applies a random change: name, slug, image, membership
 // limit, admin_delete_enabled or metadata.
 func (m *Model) UpdateOrganization(id string) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.liveOrg(id)
-	if err != nil {
-		return nil, err
-	}
-	return m.updateOrganization(o), nil
+	return withLive(m, id, m.liveOrg, infallible(m.updateOrganization))
 }
 
 // EditOrganization applies a chosen change to a copy of the organization;
 // the model keeps ID, CreatedAt and the deletion state and sets UpdatedAt.
 // A slug already used by another live organization is a conflict.
 func (m *Model) EditOrganization(id string, edit func(*Organization)) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.liveOrg(id)
-	if err != nil {
-		return nil, err
-	}
+	return withLive(m, id, m.liveOrg, func(o *Organization) ([]Event, error) { return m.editOrganization(o, edit) })
+}
+
+func (m *Model) editOrganization(o *Organization, edit func(*Organization)) ([]Event, error) {
 	next := o.clone()
 	edit(&next)
 	next.ID, next.CreatedAt, next.Deleted, next.DeletedAt = o.ID, o.CreatedAt, false, 0
@@ -79,32 +71,18 @@ func (m *Model) EditOrganization(id string, edit func(*Organization)) ([]Event, 
 		return nil, fmt.Errorf("%w: slug %q is taken by %s", ErrConflict, next.Slug, other.ID)
 	}
 	next.UpdatedAt = m.tick()
-	delete(m.slugs, o.Slug)
-	*o = next
-	m.slugs[o.Slug] = o
-	m.lists.orgChanged(false)
-	return []Event{m.orgEvent(TypeOrganizationUpdated, o)}, nil
+	return m.saveOrganization(o, next), nil
 }
 
 // DeleteOrganization deletes an organization and its memberships, emitting
 // organizationMembership.deleted for a random subset of them only, as for
 // DeleteUser.
 func (m *Model) DeleteOrganization(id string) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, err := m.liveOrg(id)
-	if err != nil {
-		return nil, err
-	}
-	return m.deleteOrganization(o), nil
+	return withLive(m, id, m.liveOrg, infallible(m.deleteOrganization))
 }
 
 func (m *Model) liveOrg(id string) (*Organization, error) {
-	o, ok := m.orgs[id]
-	if !ok || o.Deleted {
-		return nil, fmt.Errorf("%w: organization %s", ErrNotFound, id)
-	}
-	return o, nil
+	return liveIn(m.orgs, "organization", id)
 }
 
 // newSlug lower-cases a display name into Clerk's slug alphabet; the serial
@@ -176,7 +154,7 @@ func (m *Model) addOrganization(o *Organization) {
 	m.orgSeq = append(m.orgSeq, o)
 	m.slugs[o.Slug] = o
 	m.activeOrgs++
-	m.lists.orgChanged(true)
+	m.lists.orgs.changed(true)
 }
 
 func (m *Model) createOrganization(creator *User) (*Organization, []Event) {
@@ -222,40 +200,31 @@ func (m *Model) updateOrganization(o *Organization) []Event {
 		next.PrivateMetadata = m.orgPrivateMetadata()
 	}
 	next.UpdatedAt = now
+	return m.saveOrganization(o, next)
+}
+
+// saveOrganization replaces the live organization o by its edited copy next,
+// moving it in the slug index, and reports the change.
+func (m *Model) saveOrganization(o *Organization, next Organization) []Event {
 	delete(m.slugs, o.Slug)
 	*o = next
 	m.slugs[o.Slug] = o
-	m.lists.orgChanged(false)
+	m.lists.orgs.changed(false)
 	return []Event{m.orgEvent(TypeOrganizationUpdated, o)}
 }
 
 // deleteOrganization mirrors deleteUser: explicit membership deletes first,
 // then the organization, whose timestamp the silent cascade shares.
 func (m *Model) deleteOrganization(o *Organization) []Event {
-	var evs []Event
-	var silent []*Membership
-	for _, ms := range m.orgMems[o.ID] {
-		if ms.Deleted {
-			continue
-		}
-		if m.chance(0.5) {
-			evs = append(evs, m.deleteMembership(ms))
-		} else {
-			silent = append(silent, ms)
-		}
-	}
-	now := m.tick()
-	o.Deleted, o.DeletedAt = true, now
-	delete(m.slugs, o.Slug)
-	m.activeOrgs--
-	m.lists.orgChanged(true)
-	for _, ms := range silent {
-		m.markMembershipDeleted(ms, now)
-	}
-	evs = append(evs, m.event(TypeOrganizationDeleted, now, o.ID, deletedOrgJSON{
-		Object: "organization", ID: o.ID, Slug: o.Slug, Deleted: true,
-	}))
-	return evs
+	return m.deleteWithMemberships(m.orgMems[o.ID], func(now int64) Event {
+		o.Deleted, o.DeletedAt = true, now
+		delete(m.slugs, o.Slug)
+		m.activeOrgs--
+		m.lists.orgs.changed(true)
+		return m.event(TypeOrganizationDeleted, now, o.ID, deletedOrgJSON{
+			Object: "organization", ID: o.ID, Slug: o.Slug, Deleted: true,
+		})
+	})
 }
 
 type organizationJSON struct {
@@ -302,9 +271,5 @@ func (m *Model) orgEvent(typ string, o *Organization) Event {
 func (m *Model) OrganizationJSON(id string) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	o, ok := m.orgs[id]
-	if !ok {
-		return nil
-	}
-	return mustJSON(o.wire())
+	return wireJSON(m.orgs, id, (*Organization).wire)
 }

@@ -12,44 +12,27 @@ type op struct {
 // it almost always contains some.
 var ops = []op{
 	{14, func(m *Model) []Event { _, evs := m.createUser(); return evs }},
-	{26, func(m *Model) []Event {
-		if u := m.pickUser(); u != nil {
-			return m.updateUser(u)
-		}
-		return nil
-	}},
-	{4, func(m *Model) []Event {
-		if u := m.pickUser(); u != nil {
-			return m.deleteUser(u)
-		}
-		return nil
-	}},
+	{26, onRandom((*Model).pickUser, (*Model).updateUser)},
+	{4, onRandom((*Model).pickUser, (*Model).deleteUser)},
 	{5, func(m *Model) []Event { _, evs := m.createOrganization(m.pickUser()); return evs }},
-	{8, func(m *Model) []Event {
-		if o := m.pickOrg(); o != nil {
-			return m.updateOrganization(o)
-		}
-		return nil
-	}},
-	{2, func(m *Model) []Event {
-		if o := m.pickOrg(); o != nil {
-			return m.deleteOrganization(o)
-		}
-		return nil
-	}},
+	{8, onRandom((*Model).pickOrg, (*Model).updateOrganization)},
+	{2, onRandom((*Model).pickOrg, (*Model).deleteOrganization)},
 	{18, (*Model).createRandomMembership},
-	{9, func(m *Model) []Event {
-		if ms := m.pickMembership(); ms != nil {
-			return m.updateMembership(ms)
+	{9, onRandom((*Model).pickMembership, (*Model).updateMembership)},
+	{5, onRandom((*Model).pickMembership, func(m *Model, ms *Membership) []Event {
+		return []Event{m.deleteMembership(ms)}
+	})},
+}
+
+// onRandom makes the op that changes a random live object, drawn by pick;
+// it does nothing when there is none.
+func onRandom[T any, P object[T]](pick func(*Model) P, change func(*Model, P) []Event) func(*Model) []Event {
+	return func(m *Model) []Event {
+		if p := pick(m); p != nil {
+			return change(m, p)
 		}
 		return nil
-	}},
-	{5, func(m *Model) []Event {
-		if ms := m.pickMembership(); ms != nil {
-			return []Event{m.deleteMembership(ms)}
-		}
-		return nil
-	}},
+	}
 }
 
 var opWeights = func() []int {

@@ -103,13 +103,7 @@ func (m *Model) CreateUser() (User, []Event) {
 // state, a sign-in, and email addresses added, removed, verified or made
 // primary (sometimes leaving no primary or no address at all).
 func (m *Model) UpdateUser(id string) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u, err := m.liveUser(id)
-	if err != nil {
-		return nil, err
-	}
-	return m.updateUser(u), nil
+	return withLive(m, id, m.liveUser, infallible(m.updateUser))
 }
 
 // EditUser applies a chosen change, for tests that need a specific drift.
@@ -117,12 +111,10 @@ func (m *Model) UpdateUser(id string) ([]Event, error) {
 // sets UpdatedAt, and fills in ids and timestamps of email addresses added
 // with an empty ID.
 func (m *Model) EditUser(id string, edit func(*User)) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u, err := m.liveUser(id)
-	if err != nil {
-		return nil, err
-	}
+	return withLive(m, id, m.liveUser, func(u *User) ([]Event, error) { return m.editUser(u, edit) })
+}
+
+func (m *Model) editUser(u *User, edit func(*User)) ([]Event, error) {
 	next := u.clone()
 	edit(&next)
 	next.ID, next.CreatedAt, next.Deleted, next.DeletedAt = u.ID, u.CreatedAt, false, 0
@@ -132,7 +124,7 @@ func (m *Model) EditUser(id string, edit func(*User)) ([]Event, error) {
 			found = found || e.ID == *next.PrimaryEmailAddressID
 		}
 		if !found {
-			return nil, fmt.Errorf("%w: primary email %s is not an address of user %s", ErrConflict, *next.PrimaryEmailAddressID, id)
+			return nil, fmt.Errorf("%w: primary email %s is not an address of user %s", ErrConflict, *next.PrimaryEmailAddressID, u.ID)
 		}
 	}
 	now := m.tick()
@@ -149,30 +141,18 @@ func (m *Model) EditUser(id string, edit func(*User)) ([]Event, error) {
 		}
 	}
 	next.UpdatedAt = now
-	*u = next
-	m.lists.userChanged(false)
-	return []Event{m.userEvent(TypeUserUpdated, u)}, nil
+	return m.saveUser(u, next), nil
 }
 
 // DeleteUser deletes a user and, as Clerk does, its memberships. Clerk does
 // not promise an organizationMembership.deleted event for those, so one is
 // emitted for a random subset only; the others share the user's DeletedAt.
 func (m *Model) DeleteUser(id string) ([]Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	u, err := m.liveUser(id)
-	if err != nil {
-		return nil, err
-	}
-	return m.deleteUser(u), nil
+	return withLive(m, id, m.liveUser, infallible(m.deleteUser))
 }
 
 func (m *Model) liveUser(id string) (*User, error) {
-	u, ok := m.users[id]
-	if !ok || u.Deleted {
-		return nil, fmt.Errorf("%w: user %s", ErrNotFound, id)
-	}
-	return u, nil
+	return liveIn(m.users, "user", id)
 }
 
 func (m *Model) randomName() (first, last personName) {
@@ -304,7 +284,7 @@ func (m *Model) addUser(u *User) {
 	m.users[u.ID] = u
 	m.userSeq = append(m.userSeq, u)
 	m.activeUsers++
-	m.lists.userChanged(true)
+	m.lists.users.changed(true)
 }
 
 func (m *Model) createUser() (*User, []Event) {
@@ -355,8 +335,14 @@ func (m *Model) updateUser(u *User) []Event {
 		m.changeUser(&next, userChange(weighted(m.rng, userChangeWeights[:])), now)
 	}
 	next.UpdatedAt = now
+	return m.saveUser(u, next)
+}
+
+// saveUser replaces the live user u by its edited copy next and reports the
+// change.
+func (m *Model) saveUser(u *User, next User) []Event {
 	*u = next
-	m.lists.userChanged(false)
+	m.lists.users.changed(false)
 	return []Event{m.userEvent(TypeUserUpdated, u)}
 }
 
@@ -474,29 +460,14 @@ func (m *Model) removeEmail(u *User, i int, first, last personName) {
 // user.deleted cascading the rest at its own timestamp) reproduces the truth
 // exactly.
 func (m *Model) deleteUser(u *User) []Event {
-	var evs []Event
-	var silent []*Membership
-	for _, ms := range m.userMems[u.ID] {
-		if ms.Deleted {
-			continue
-		}
-		if m.chance(0.5) {
-			evs = append(evs, m.deleteMembership(ms))
-		} else {
-			silent = append(silent, ms)
-		}
-	}
-	now := m.tick()
-	u.Deleted, u.DeletedAt = true, now
-	m.activeUsers--
-	m.lists.userChanged(true)
-	for _, ms := range silent {
-		m.markMembershipDeleted(ms, now)
-	}
-	evs = append(evs, m.event(TypeUserDeleted, now, u.ID, deletedUserJSON{
-		Object: "user", ID: u.ID, Deleted: true, ExternalID: u.ExternalID,
-	}))
-	return evs
+	return m.deleteWithMemberships(m.userMems[u.ID], func(now int64) Event {
+		u.Deleted, u.DeletedAt = true, now
+		m.activeUsers--
+		m.lists.users.changed(true)
+		return m.event(TypeUserDeleted, now, u.ID, deletedUserJSON{
+			Object: "user", ID: u.ID, Deleted: true, ExternalID: u.ExternalID,
+		})
+	})
 }
 
 // Wire format. Field order follows Clerk's payloads so that bodies read
@@ -622,9 +593,5 @@ func (m *Model) userEvent(typ string, u *User) Event {
 func (m *Model) UserJSON(id string) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	u, ok := m.users[id]
-	if !ok {
-		return nil
-	}
-	return mustJSON(u.wire())
+	return wireJSON(m.users, id, (*User).wire)
 }
