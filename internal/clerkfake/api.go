@@ -358,20 +358,28 @@ func (a *API) countUsers(w http.ResponseWriter, r *http.Request) {
 	}{"total_count", int64(n)}))
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	m := a.model
-	m.mu.Lock()
-	var body []byte
-	if u, ok := m.users[id]; ok && !u.Deleted {
-		body = mustJSON(u.wire())
-	}
-	m.mu.Unlock()
+// writeFound answers 200 with what render returns under the model's lock,
+// or Clerk's 404 for the kind and id the path names when render returns nil
+// (the object is unknown or deleted).
+func (a *API) writeFound(w http.ResponseWriter, kind, id string, render func(m *Model) []byte) {
+	a.model.mu.Lock()
+	body := render(a.model)
+	a.model.mu.Unlock()
 	if body == nil {
-		notFound(w, "user", id)
+		notFound(w, kind, id)
 		return
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a.writeFound(w, "user", id, func(m *Model) []byte {
+		if u, ok := m.users[id]; ok && !u.Deleted {
+			return mustJSON(u.wire())
+		}
+		return nil
+	})
 }
 
 // membershipPage renders one page of memberships in the {data,
@@ -391,18 +399,12 @@ func (a *API) listUserMemberships(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	m := a.model
-	m.mu.Lock()
-	var body []byte
-	if u, ok := m.users[id]; ok && !u.Deleted {
-		body = m.membershipPage(liveMembershipsOf(m.userMems[id], lq.order), lq)
-	}
-	m.mu.Unlock()
-	if body == nil {
-		notFound(w, "user", id)
-		return
-	}
-	writeJSON(w, http.StatusOK, body)
+	a.writeFound(w, "user", id, func(m *Model) []byte {
+		if u, ok := m.users[id]; ok && !u.Deleted {
+			return m.membershipPage(liveMembershipsOf(m.userMems[id], lq.order), lq)
+		}
+		return nil
+	})
 }
 
 func (a *API) listOrganizations(w http.ResponseWriter, r *http.Request) {
@@ -439,18 +441,12 @@ func (m *Model) liveOrgByIDOrSlug(idOrSlug string) *Organization {
 
 func (a *API) getOrganization(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	m := a.model
-	m.mu.Lock()
-	var body []byte
-	if o := m.liveOrgByIDOrSlug(id); o != nil {
-		body = mustJSON(o.wire())
-	}
-	m.mu.Unlock()
-	if body == nil {
-		notFound(w, "organization", id)
-		return
-	}
-	writeJSON(w, http.StatusOK, body)
+	a.writeFound(w, "organization", id, func(m *Model) []byte {
+		if o := m.liveOrgByIDOrSlug(id); o != nil {
+			return mustJSON(o.wire())
+		}
+		return nil
+	})
 }
 
 func (a *API) listOrganizationMemberships(w http.ResponseWriter, r *http.Request) {
@@ -460,22 +456,17 @@ func (a *API) listOrganizationMemberships(w http.ResponseWriter, r *http.Request
 	}
 	id := r.PathValue("id")
 	ids := userIDFilter(r)
-	m := a.model
-	m.mu.Lock()
-	var body []byte
-	if o := m.liveOrgByIDOrSlug(id); o != nil {
+	a.writeFound(w, "organization", id, func(m *Model) []byte {
+		o := m.liveOrgByIDOrSlug(id)
+		if o == nil {
+			return nil
+		}
 		mems := liveMembershipsOf(m.orgMems[o.ID], lq.order)
 		if ids != nil {
 			mems = filterBy(mems, func(ms *Membership) bool { return ids[ms.UserID] })
 		}
-		body = m.membershipPage(mems, lq)
-	}
-	m.mu.Unlock()
-	if body == nil {
-		notFound(w, "organization", id)
-		return
-	}
-	writeJSON(w, http.StatusOK, body)
+		return m.membershipPage(mems, lq)
+	})
 }
 
 func (a *API) listAllMemberships(w http.ResponseWriter, r *http.Request) {
