@@ -164,12 +164,7 @@ func (rp *replay) apply(ev Event) {
 		u := rp.users[ev.ObjectID]
 		u.Deleted, u.DeletedAt = true, env.Timestamp
 		rp.users[ev.ObjectID] = u
-		for id, ms := range rp.mems {
-			if ms.UserID == ev.ObjectID && !ms.Deleted {
-				ms.Deleted, ms.DeletedAt = true, env.Timestamp
-				rp.mems[id] = ms
-			}
-		}
+		rp.cascade(env.Timestamp, func(ms Membership) bool { return ms.UserID == ev.ObjectID })
 	case TypeOrganizationCreated, TypeOrganizationUpdated:
 		var w tOrg
 		decodeStrict(t, env.Data, &w)
@@ -179,12 +174,7 @@ func (rp *replay) apply(ev Event) {
 		o := rp.orgs[ev.ObjectID]
 		o.Deleted, o.DeletedAt = true, env.Timestamp
 		rp.orgs[ev.ObjectID] = o
-		for id, ms := range rp.mems {
-			if ms.OrganizationID == ev.ObjectID && !ms.Deleted {
-				ms.Deleted, ms.DeletedAt = true, env.Timestamp
-				rp.mems[id] = ms
-			}
-		}
+		rp.cascade(env.Timestamp, func(ms Membership) bool { return ms.OrganizationID == ev.ObjectID })
 	case TypeMembershipCreated, TypeMembershipUpdated, TypeMembershipDeleted:
 		var w tMembership
 		decodeStrict(t, env.Data, &w)
@@ -213,6 +203,17 @@ func (rp *replay) apply(ev Event) {
 			ms.Deleted, ms.DeletedAt = true, env.Timestamp
 		}
 		rp.mems[ms.ID] = ms
+	}
+}
+
+// cascade deletes, at the parent's deletion time, the live memberships of a
+// deleted user or organization that of picks out.
+func (rp *replay) cascade(at int64, of func(Membership) bool) {
+	for id, ms := range rp.mems {
+		if of(ms) && !ms.Deleted {
+			ms.Deleted, ms.DeletedAt = true, at
+			rp.mems[id] = ms
+		}
 	}
 }
 
