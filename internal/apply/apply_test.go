@@ -311,7 +311,6 @@ func TestParentDeletedWhileMembershipUpdateInFlight(t *testing.T) {
 		for _, membershipFirst := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/membership first=%v", p.name, membershipFirst), func(t *testing.T) {
 				t.Parallel()
-				ctx := context.Background()
 				pool, _ := testdb.New(t)
 				applyAll(t, pool, p.setup)
 				mUpdate := ev("organizationMembership.updated", t0+100,
@@ -320,30 +319,7 @@ func TestParentDeletedWhileMembershipUpdateInFlight(t *testing.T) {
 				if !membershipFirst {
 					first, second = p.delete, mUpdate
 				}
-				tx1, err := pool.Begin(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer tx1.Rollback(ctx)
-				if _, err := apply.Event(ctx, tx1, first); err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				go func() {
-					done <- pgx.BeginFunc(ctx, pool, func(tx2 pgx.Tx) error {
-						_, err := apply.Event(ctx, tx2, second)
-						return err
-					})
-				}()
-				// The race under test: the second transaction must be
-				// waiting on the first's locks when the first commits.
-				waitBlockedBy(t, pool, tx1, done)
-				if err := tx1.Commit(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
+				applyRacing(t, pool, first, second)
 				m, ok := readMembership(t, pool, "orgmem_1")
 				if !ok || !m.Deleted {
 					t.Fatalf("membership %+v exists=%v; want it deleted with its %s", m, ok, p.name)
@@ -423,37 +399,45 @@ func ptr(s *string) any {
 // version's new address survived.)
 func TestConcurrentUserVersionsLeaveTheNewerAddressList(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	pool, _ := testdb.New(t)
 	applyAll(t, pool, ev("user.created", t0, user("user_1", t0, "Ada", "ada@example.com")))
 	older := ev("user.updated", t0+100, user("user_1", t0+100, "Ada", "ada@example.com", "second@example.com"))
 	newer := ev("user.updated", t0+200, user("user_1", t0+200, "Ada"))
+	applyRacing(t, pool, older, newer) // the newer version waits on the older's row
+	row, _ := readUser(t, pool, "user_1")
+	if row.Emails != 0 || row.Email != nil {
+		t.Fatalf("%d address rows, primary %v; the newer version has none", row.Emails, ptr(row.Email))
+	}
+}
 
+// applyRacing applies first in one transaction and, while that is open,
+// second in another; the race under test is that the second transaction is
+// waiting on the first's locks when the first commits. It fails the test if
+// either event fails.
+func applyRacing(t *testing.T, pool *pgxpool.Pool, first, second store.Event) {
+	t.Helper()
+	ctx := context.Background()
 	tx1, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx1.Rollback(ctx)
-	if _, err := apply.Event(ctx, tx1, older); err != nil {
+	if _, err := apply.Event(ctx, tx1, first); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
 		done <- pgx.BeginFunc(ctx, pool, func(tx2 pgx.Tx) error {
-			_, err := apply.Event(ctx, tx2, newer)
+			_, err := apply.Event(ctx, tx2, second)
 			return err
 		})
 	}()
-	waitBlockedBy(t, pool, tx1, done) // the newer version waits on the older's row
+	waitBlockedBy(t, pool, tx1, done)
 	if err := tx1.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	row, _ := readUser(t, pool, "user_1")
-	if row.Emails != 0 || row.Email != nil {
-		t.Fatalf("%d address rows, primary %v; the newer version has none", row.Emails, ptr(row.Email))
 	}
 }
 

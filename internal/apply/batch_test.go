@@ -174,14 +174,8 @@ func TestBatchMembershipCreatedAndParentDeleted(t *testing.T) {
 				t.Parallel()
 				m := clerkfake.New(21)
 				u, userCreated := m.CreateUser()
-				o, orgCreated, err := m.CreateOrganization("")
-				if err != nil {
-					t.Fatal(err)
-				}
-				ms, memCreated, err := m.CreateMembership(o.ID, u.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+				o, orgCreated := must3(m.CreateOrganization(""))
+				ms, memCreated := must3(m.CreateMembership(o.ID, u.ID))
 				// Clerk does not promise a membership.deleted with its
 				// parent's deletion: keep only the parent's own event.
 				var deletion clerkfake.Event
@@ -239,10 +233,7 @@ func TestBatchOrganizationEventAndMembershipSnapshot(t *testing.T) {
 				t.Parallel()
 				m := clerkfake.New(31)
 				u, userCreated := m.CreateUser()
-				o, orgCreated, err := m.CreateOrganization("")
-				if err != nil {
-					t.Fatal(err)
-				}
+				o, orgCreated := must3(m.CreateOrganization(""))
 				rename := func(name string) clerkfake.Event {
 					return must(m.EditOrganization(o.ID, func(o *clerkfake.Organization) { o.Name = name }))[0]
 				}

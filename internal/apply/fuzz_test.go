@@ -89,6 +89,18 @@ func checkVersion(t *testing.T, kind, id string, updatedAt time.Time, raw []byte
 	}
 }
 
+// checkAccepted checks what every accepted object holds: its id and
+// version (checkVersion), a created_at in range, and as Raw the payload made
+// storable.
+func checkAccepted(t *testing.T, kind, id string, updatedAt, createdAt time.Time, got, raw []byte) {
+	t.Helper()
+	checkVersion(t, kind, id, updatedAt, raw)
+	checkTime(t, kind, id, "created_at", createdAt)
+	if !bytes.Equal(got, storable(t, raw)) {
+		t.Fatalf("%s %s: raw is not the payload made storable", kind, id)
+	}
+}
+
 // checkTime: a stored timestamp other than the version is zero or in
 // 1970..9999.
 func checkTime(t *testing.T, kind, id, field string, at time.Time) {
@@ -110,13 +122,9 @@ func FuzzParseUser(f *testing.F) {
 		if !ok {
 			return
 		}
-		checkVersion(t, "user", u.ID, u.UpdatedAt, raw)
-		checkTime(t, "user", u.ID, "created_at", u.CreatedAt)
+		checkAccepted(t, "user", u.ID, u.UpdatedAt, u.CreatedAt, u.Raw, raw)
 		if u.LastSignInAt != nil {
 			checkTime(t, "user", u.ID, "last_sign_in_at", *u.LastSignInAt)
-		}
-		if !bytes.Equal(u.Raw, storable(t, raw)) {
-			t.Fatalf("user %s: raw is not the payload made storable", u.ID)
 		}
 		seen := map[string]bool{}
 		primaries := 0
@@ -148,11 +156,7 @@ func FuzzParseOrganization(f *testing.F) {
 		if !ok {
 			return
 		}
-		checkVersion(t, "organization", o.ID, o.UpdatedAt, raw)
-		checkTime(t, "organization", o.ID, "created_at", o.CreatedAt)
-		if !bytes.Equal(o.Raw, storable(t, raw)) {
-			t.Fatalf("organization %s: raw is not the payload made storable", o.ID)
-		}
+		checkAccepted(t, "organization", o.ID, o.UpdatedAt, o.CreatedAt, o.Raw, raw)
 		if o.CreatedBy != nil && *o.CreatedBy == "" {
 			t.Fatalf("organization %s: created_by is an empty string, not NULL", o.ID)
 		}
@@ -182,11 +186,7 @@ func FuzzParseMembership(f *testing.F) {
 			return
 		}
 		m, org := both.m, both.org
-		checkVersion(t, "organization membership", m.ID, m.UpdatedAt, raw)
-		checkTime(t, "organization membership", m.ID, "created_at", m.CreatedAt)
-		if !bytes.Equal(m.Raw, storable(t, raw)) {
-			t.Fatalf("organization membership %s: raw is not the payload made storable", m.ID)
-		}
+		checkAccepted(t, "organization membership", m.ID, m.UpdatedAt, m.CreatedAt, m.Raw, raw)
 		if m.OrganizationID == "" || m.UserID == "" {
 			t.Fatalf("organization membership %s without its organization or user", m.ID)
 		}
