@@ -84,6 +84,19 @@ func benchIngest(ctx context.Context, args []string, stdout io.Writer) error {
 	reset := func() error {
 		return execSQL(ctx, db.URL, `TRUNCATE clerk.webhook_events, river_job, pgb_events, pgb_jobs; CHECKPOINT`)
 	}
+	// pgbenchRun runs one pgbench script at 16 clients on empty tables and
+	// prints its figure as run i's.
+	pgbenchRun := func(i int, script, what string) (float64, error) {
+		if err := reset(); err != nil {
+			return 0, err
+		}
+		tps, err := pgbench(ctx, db.URL, script, 16, *seconds)
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(stdout, "  run %d: pgbench %s, 16 clients: %.0f tps\n", i, what, tps)
+		return tps, nil
+	}
 	for i := 1; i <= *runs; i++ {
 		if err := reset(); err != nil {
 			return err
@@ -96,22 +109,14 @@ func benchIngest(ctx context.Context, args []string, stdout io.Writer) error {
 		p50, p99 := percentile(res.latencies, 0.50), percentile(res.latencies, 0.99)
 		fmt.Fprintf(stdout, "  run %d: syncd %.0f accepted/s, p50 %s, p99 %s (%d accepted, %d other)\n",
 			i, rate, ms(p50), ms(p99), res.accepted, res.other)
-		if err := reset(); err != nil {
-			return err
-		}
-		tps, err := pgbench(ctx, db.URL, pgbenchInsertScript, 16, *seconds)
+		tps, err := pgbenchRun(i, pgbenchInsertScript, "two-insert transaction")
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  run %d: pgbench two-insert transaction, 16 clients: %.0f tps\n", i, tps)
-		if err := reset(); err != nil {
-			return err
-		}
-		same, err := pgbench(ctx, db.URL, pgbenchSyncdInsertScript, 16, *seconds)
+		same, err := pgbenchRun(i, pgbenchSyncdInsertScript, "the same two inserts into syncd's own tables")
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  run %d: pgbench the same two inserts into syncd's own tables, 16 clients: %.0f tps\n", i, same)
 		rates, tpss, sames = append(rates, rate), append(tpss, tps), append(sames, same)
 		p50s, p99s = append(p50s, p50.Seconds()), append(p99s, p99.Seconds())
 	}

@@ -77,14 +77,12 @@ func benchReconcile(ctx context.Context, args []string, stdout io.Writer) error 
 		model := clerkfake.New(*seed)
 		model.Populate(*users, *orgs, *mems)
 		fmt.Fprintf(stdout, "populated the fake in %s\n", time.Since(start).Round(time.Millisecond))
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		url, stop, err := serveFakeAPI(model)
 		if err != nil {
-			return fmt.Errorf("reconcile bench: listen on loopback: %w", err)
+			return fmt.Errorf("reconcile bench: %w", err)
 		}
-		srv := &http.Server{Handler: clerkfake.NewAPI(model, clerkfake.APIOptions{}), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		baseURL = "http://" + ln.Addr().String() + "/v1"
+		defer stop()
+		baseURL = url
 	} else {
 		url, pid, stop, err := reconcileStartFake(ctx, *seed, *users, *orgs, *mems)
 		if err != nil {
@@ -143,16 +141,26 @@ func benchReconcile(ctx context.Context, args []string, stdout io.Writer) error 
 func reconcileServeFake(seed uint64, users, orgs, mems int, stdout io.Writer) error {
 	model := clerkfake.New(seed)
 	model.Populate(users, orgs, mems)
+	url, stop, err := serveFakeAPI(model)
+	if err != nil {
+		return fmt.Errorf("fake backend api: %w", err)
+	}
+	defer stop()
+	fmt.Fprintln(stdout, url)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// serveFakeAPI serves model's Backend API on loopback, without a rate limit,
+// and returns its base URL (/v1 included) and how to stop it.
+func serveFakeAPI(model *clerkfake.Model) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("fake backend api: listen on loopback: %w", err)
+		return "", nil, fmt.Errorf("listen on loopback: %w", err)
 	}
 	srv := &http.Server{Handler: clerkfake.NewAPI(model, clerkfake.APIOptions{}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	fmt.Fprintf(stdout, "http://%s/v1\n", ln.Addr())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return nil
+	return "http://" + ln.Addr().String() + "/v1", func() { _ = srv.Close() }, nil
 }
 
 // reconcileStartFake starts this binary again as the fake's process and
