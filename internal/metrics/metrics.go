@@ -108,9 +108,9 @@ func New(pool *pgxpool.Pool, logger *slog.Logger, build BuildInfo) *Metrics {
 	m.registry.MustRegister(buildInfo)
 	buildInfo.WithLabelValues(or(build.Version, "dev"), or(build.Commit, "unknown"), runtime.Version()).Set(1)
 	if pool != nil {
-		m.registry.MustRegister(&queueCollector{pool: pool, logger: logger, desc: prometheus.NewDesc(
+		m.registry.MustRegister(&dbGauge{what: "queue metrics", logger: logger, read: queueJobs(pool), desc: prometheus.NewDesc(
 			"syncd_queue_jobs", "River jobs by state (available, retryable, discarded).", []string{"state"}, nil)})
-		m.registry.MustRegister(&lastSuccessCollector{pool: pool, logger: logger, desc: prometheus.NewDesc(
+		m.registry.MustRegister(&dbGauge{what: "reconcile metrics", logger: logger, read: lastReconcileSuccess(pool), desc: prometheus.NewDesc(
 			"syncd_reconcile_last_success_timestamp_seconds",
 			"Unix time the last successful (not dry) reconciliation run finished; 0 before the first.", nil, nil)})
 	}
@@ -204,67 +204,81 @@ func (m *Metrics) ClerkResponse(code int) {
 	m.clerkRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
-// queueCollector reads River's job counts at scrape time, so every replica
-// reports the shared queue without a background poller.
-type queueCollector struct {
-	pool   *pgxpool.Pool
+// dbGauge is a gauge read from the database at scrape time, so every
+// replica reports the shared state without a background poller, and a
+// restarted process reports it at once. When the read fails the gauge is
+// logged and left out of this scrape: an invalid metric would put the
+// driver's text in the /metrics body.
+type dbGauge struct {
+	desc *prometheus.Desc
+	// what names the gauge in the warning logged when read fails.
+	what   string
 	logger *slog.Logger
-	desc   *prometheus.Desc
+	// read returns the gauge's values, each with its label values.
+	read func(ctx context.Context) ([]labeledValue, error)
 }
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+type labeledValue struct {
+	value  float64
+	labels []string
+}
 
-func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+func (g *dbGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *dbGauge) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts := map[string]float64{"available": 0, "retryable": 0, "discarded": 0}
-	rows, err := c.pool.Query(ctx, `SELECT state::text, count(*) FROM river_job
+	values, err := g.read(ctx)
+	if err != nil {
+		g.logger.Warn(g.what, "error", err.Error())
+		return
+	}
+	for _, v := range values {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v.value, v.labels...)
+	}
+}
+
+// queueJobs counts River's jobs by state; a state with no job reads 0.
+func queueJobs(pool *pgxpool.Pool) func(ctx context.Context) ([]labeledValue, error) {
+	return func(ctx context.Context) ([]labeledValue, error) {
+		counts := map[string]float64{"available": 0, "retryable": 0, "discarded": 0}
+		rows, err := pool.Query(ctx, `SELECT state::text, count(*) FROM river_job
 		WHERE state IN ('available', 'retryable', 'discarded') GROUP BY state`)
-	if err != nil {
-		// Logged, and the gauge left out of this scrape: an invalid metric
-		// would put the driver's text in the /metrics body.
-		c.logger.Warn("queue metrics", "error", err.Error())
-		return
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var state string
-		var n int64
-		if err := rows.Scan(&state, &n); err == nil {
-			counts[state] = float64(n)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := rows.Err(); err != nil {
-		c.logger.Warn("queue metrics", "error", err.Error())
-		return
-	}
-	for state, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, n, state)
+		defer rows.Close()
+		for rows.Next() {
+			var state string
+			var n int64
+			if err := rows.Scan(&state, &n); err == nil {
+				counts[state] = float64(n)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		values := make([]labeledValue, 0, len(counts))
+		for state, n := range counts {
+			values = append(values, labeledValue{value: n, labels: []string{state}})
+		}
+		return values, nil
 	}
 }
 
-// lastSuccessCollector reads when the last successful reconciliation
-// finished at scrape time: the run may have been worked by another replica,
-// and a restarted process reports it at once.
-type lastSuccessCollector struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
-	desc   *prometheus.Desc
-}
-
-func (c *lastSuccessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *lastSuccessCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	at, ok, err := store.LastSucceededRunAt(ctx, c.pool)
-	if err != nil {
-		c.logger.Warn("reconcile metrics", "error", err.Error())
-		return
+// lastReconcileSuccess reads when the last successful, not dry,
+// reconciliation finished (Unix seconds), 0 before the first: the run may
+// have been worked by another replica.
+func lastReconcileSuccess(pool *pgxpool.Pool) func(ctx context.Context) ([]labeledValue, error) {
+	return func(ctx context.Context) ([]labeledValue, error) {
+		at, ok, err := store.LastSucceededRunAt(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		v := 0.0
+		if ok {
+			v = float64(at.UnixNano()) / 1e9
+		}
+		return []labeledValue{{value: v}}, nil
 	}
-	v := 0.0
-	if ok {
-		v = float64(at.UnixNano()) / 1e9
-	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
 }
