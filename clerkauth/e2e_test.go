@@ -1,7 +1,6 @@
 package clerkauth_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -23,10 +22,6 @@ func TestWebhookAppliedBySyncdFlipsTheAnswer(t *testing.T) {
 			t.Parallel()
 			pool, url := testdb.New(t)
 			syncd := syncdtest.Start(t, url)
-			pending := func(ctx context.Context) (n int, err error) {
-				err = pool.QueryRow(ctx, syncdtest.PendingSQL).Scan(&n)
-				return n, err
-			}
 
 			m := clerkfake.New(11)
 			admin, evs := m.CreateUser()
@@ -49,7 +44,7 @@ func TestWebhookAppliedBySyncdFlipsTheAnswer(t *testing.T) {
 			more, _ = m.EditMembership(ms.ID, func(x *clerkfake.Membership) { x.Role = "org:admin" })
 			evs = append(evs, more...)
 			syncd.Deliver(t, evs...)
-			syncdtest.WaitApplied(t, pending, 10*time.Second)
+			syncdtest.WaitApplied(t, syncdtest.Pending(pool), 10*time.Second)
 
 			in := newInstance(t)
 			a, err := clerkauth.NewAuthorizer(clerkauth.AuthorizerConfig{DB: pool, CacheTTL: ttl})

@@ -148,10 +148,7 @@ func TestContractRoutes(t *testing.T) {
 	more, _ = m.EditMembership(ms.ID, func(x *clerkfake.Membership) { x.Role = "org:member" })
 	evs = append(evs, more...)
 	syncd.Deliver(t, evs...)
-	syncdtest.WaitApplied(t, func(ctx context.Context) (n int, err error) {
-		err = pool.QueryRow(ctx, syncdtest.PendingSQL).Scan(&n)
-		return n, err
-	}, 10*time.Second)
+	syncdtest.WaitApplied(t, syncdtest.Pending(pool), 10*time.Second)
 
 	base := startOrgapi(t, env{
 		"DATABASE_URL":             dbURL,

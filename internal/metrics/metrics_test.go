@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/syncd/syncd/internal/metrics"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/testdb"
 )
 
@@ -75,7 +76,7 @@ func TestDatabaseGaugesAndAnUnreachableDatabase(t *testing.T) {
 	m := metrics.New(pool, nil, metrics.BuildInfo{})
 	_, body := scrape(t, m)
 	if !strings.Contains(body, "\nsyncd_reconcile_last_success_timestamp_seconds 0\n") {
-		t.Fatalf("no run yet: want the last-success gauge at 0 in:\n%s", grep(body, "syncd_reconcile"))
+		t.Fatalf("no run yet: want the last-success gauge at 0 in:\n%s", syncdtest.LinesWithPrefix(body, "syncd_reconcile"))
 	}
 	finished := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	if _, err := pool.Exec(context.Background(), `INSERT INTO clerk.reconciliation_runs (trigger, status, dry_run, started_at, finished_at)
@@ -85,7 +86,7 @@ func TestDatabaseGaugesAndAnUnreachableDatabase(t *testing.T) {
 	}
 	_, body = scrape(t, m)
 	if !strings.Contains(body, "\nsyncd_reconcile_last_success_timestamp_seconds 1.772600767e+09\n") {
-		t.Fatalf("want the finish of the last successful, not dry, run (%d) in:\n%s", finished.Unix(), grep(body, "syncd_reconcile"))
+		t.Fatalf("want the finish of the last successful, not dry, run (%d) in:\n%s", finished.Unix(), syncdtest.LinesWithPrefix(body, "syncd_reconcile"))
 	}
 
 	down, err := pgxpool.New(context.Background(), "postgres://someuser@127.0.0.1:1/somedb?connect_timeout=1")
@@ -102,14 +103,4 @@ func TestDatabaseGaugesAndAnUnreachableDatabase(t *testing.T) {
 			t.Errorf("/metrics body carries %q", leak)
 		}
 	}
-}
-
-func grep(body, prefix string) string {
-	var out []string
-	for _, l := range strings.Split(body, "\n") {
-		if strings.HasPrefix(l, prefix) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
