@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/testdb"
 )
 
@@ -44,8 +45,7 @@ func TestReadyzBodyIsGenericWhenTheDatabaseGoes(t *testing.T) {
 	t.Cleanup(func() { _ = drop() }) // the test drops it itself below; this is for when it stops early
 	u, _ := url.Parse(dbURL)
 	dbName := strings.TrimPrefix(u.Path, "/")
-	p := startServe(t, env{"DATABASE_URL": dbURL, "CLERK_WEBHOOK_SECRET": clerkfake.NewSecret(nil),
-		"SYNCD_RECONCILE_SCHEDULE": "off"}, "--role", "api")
+	p := startServe(t, serveEnv(dbURL, clerkfake.NewSecret(nil)), "--role", "api")
 	if code, body := get(t, p.URL+"/readyz"); code != http.StatusOK {
 		t.Fatalf("readyz before: %d %s", code, body)
 	}
@@ -80,8 +80,7 @@ func TestReadyzBodyIsGenericWhenTheDatabaseGoes(t *testing.T) {
 func TestReplayOfMalformedIDs(t *testing.T) {
 	t.Parallel()
 	url := testdb.NewURL(t)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": clerkfake.NewSecret(nil),
-		"SYNCD_RECONCILE_SCHEDULE": "off", "SYNCD_ADMIN_TOKEN": testAdminToken})
+	p := startServe(t, serveEnv(url, clerkfake.NewSecret(nil), "SYNCD_ADMIN_TOKEN", testAdminToken))
 	auth := []string{"Authorization", "Bearer " + testAdminToken}
 	for _, id := range []string{"%FF", "msg_%C3%28", "%00", "msg%0Ax", strings.Repeat("a", 300)} {
 		code, body := post(t, p.URL+"/admin/events/"+id+"/replay", auth...)
@@ -147,9 +146,8 @@ func TestWeakOrConflictingSecretsRefusedAtStart(t *testing.T) {
 // CLERK_WEBHOOK_SIGNING_SECRET alone is enough to serve and verify.
 func TestWebhookSigningSecretAlias(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
+	url, pool, secret := newServeDB(t)
+	// Only the alias is set: CLERK_WEBHOOK_SECRET is absent, not empty.
 	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SIGNING_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"})
 	u, evs := clerkfake.New(4).CreateUser()
 	if code := deliver(t, p.URL, secret, evs[0]); code != http.StatusAccepted {
@@ -165,8 +163,7 @@ func TestWebhookSigningSecretAlias(t *testing.T) {
 		t.Fatalf("user not synced through the alias")
 	}
 	// Both names with the same secret is fine too.
-	startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "CLERK_WEBHOOK_SIGNING_SECRET": secret,
-		"SYNCD_RECONCILE_SCHEDULE": "off"}, "--role", "api")
+	startServe(t, serveEnv(url, secret, "CLERK_WEBHOOK_SIGNING_SECRET", secret), "--role", "api")
 }
 
 // With SYNCD_METRICS_ADDR, /metrics and the probes move there; SYNCD_ADDR
@@ -175,8 +172,7 @@ func TestMetricsAddrSeparatesProbes(t *testing.T) {
 	t.Parallel()
 	url := testdb.NewURL(t)
 	secret := clerkfake.NewSecret(nil)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off",
-		"SYNCD_ADMIN_TOKEN": testAdminToken, "SYNCD_METRICS_ADDR": "127.0.0.1:0"})
+	p := startServe(t, serveEnv(url, secret, "SYNCD_ADMIN_TOKEN", testAdminToken, "SYNCD_METRICS_ADDR", "127.0.0.1:0"))
 	m := regexp.MustCompile(`"metrics_addr":"([^"]+)"`).FindStringSubmatch(p.Stdout.String())
 	if m == nil || m[1] == "" {
 		t.Fatalf("no metrics_addr in the listening line:\n%s", p.Stdout)
@@ -228,8 +224,7 @@ func TestMetricsAddrSeparatesProbes(t *testing.T) {
 func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 	t.Parallel()
 	url := testdb.NewURL(t)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": clerkfake.NewSecret(nil),
-		"SYNCD_RECONCILE_SCHEDULE": "off", "SYNCD_ADMIN_TOKEN": testAdminToken})
+	p := startServe(t, serveEnv(url, clerkfake.NewSecret(nil), "SYNCD_ADMIN_TOKEN", testAdminToken))
 
 	do := func(method, path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
@@ -319,15 +314,12 @@ func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 // event of a type syncd does not know is counted under type="other".
 func TestBuildInfoLastSuccessAndBoundedTypeLabel(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
+	url, pool, secret := newServeDB(t)
 	finished := time.Date(2026, 2, 1, 3, 0, 0, 0, time.UTC)
 	_, err := pool.Exec(context.Background(), `INSERT INTO clerk.reconciliation_runs (trigger, status, started_at, finished_at)
 		VALUES ('schedule', 'succeeded', $1, $2)`, finished.Add(-time.Minute), finished)
 	mustf(t, err, "insert run")
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off",
-		"SYNCD_ADMIN_TOKEN": testAdminToken})
+	p := startServe(t, serveEnv(url, secret, "SYNCD_ADMIN_TOKEN", testAdminToken))
 
 	_, body := get(t, p.URL+"/metrics")
 	if v := metricValue(t, body, "syncd_build_info", "commit", commit, "goversion", runtime.Version(), "version", version); v != 1 {
@@ -352,24 +344,14 @@ func TestBuildInfoLastSuccessAndBoundedTypeLabel(t *testing.T) {
 	for {
 		_, body = get(t, p.URL+"/metrics")
 		if strings.Contains(body, "foo.bar") {
-			t.Fatalf("an unknown event type became a label value:\n%s", grepLines(body, "syncd_events_applied_total"))
+			t.Fatalf("an unknown event type became a label value:\n%s", syncdtest.LinesWithPrefix(body, "syncd_events_applied_total"))
 		}
 		if strings.Contains(body, `syncd_events_applied_total{outcome="skipped",type="other"} 1`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the replayed foo.bar was not counted as type=\"other\":\n%s", grepLines(body, "syncd_events_applied_total"))
+			t.Fatalf("the replayed foo.bar was not counted as type=\"other\":\n%s", syncdtest.LinesWithPrefix(body, "syncd_events_applied_total"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func grepLines(body, prefix string) string {
-	var out []string
-	for _, l := range strings.Split(body, "\n") {
-		if strings.HasPrefix(l, prefix) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

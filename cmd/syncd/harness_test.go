@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/syncdtest"
+	"github.com/syncd/syncd/internal/testdb"
 )
 
 // lockedBuffer collects a process's output while it runs.
@@ -123,28 +123,37 @@ func deliver(t testing.TB, url, secret string, ev clerkfake.Event) int {
 // waitApplied waits until no stored event is pending.
 func waitApplied(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) {
 	t.Helper()
-	waitAppliedQ(t, pool, timeout)
+	syncdtest.WaitApplied(t, syncdtest.Pending(pool), timeout)
 }
 
-func waitAppliedQ(t testing.TB, pool interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, timeout time.Duration) {
+// newServeDB is where most serve tests start: a fresh migrated database, a
+// pool on it, and a webhook secret.
+func newServeDB(t testing.TB) (url string, pool *pgxpool.Pool, secret string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		var pending int
-		if err := pool.QueryRow(context.Background(),
-			`SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'`).Scan(&pending); err != nil {
-			t.Fatal(err)
+	url = testdb.NewURL(t)
+	return url, openTestPool(t, url), clerkfake.NewSecret(nil)
+}
+
+// serveEnv is serve's environment on the database at url with the webhook
+// secret and scheduled reconciliation off; kv (KEY, value pairs) adds or
+// overrides variables.
+func serveEnv(url, secret string, kv ...string) env {
+	return env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"}.with(kv...)
+}
+
+// deliverAll delivers evs in order, failing t unless each is accepted
+// (202), and returns how many of them syncd syncs (and so will apply).
+func deliverAll(t testing.TB, url, secret string, evs []clerkfake.Event) (synced int) {
+	t.Helper()
+	for _, ev := range evs {
+		if code := deliver(t, url, secret, ev); code != http.StatusAccepted {
+			t.Fatalf("deliver: %d", code)
 		}
-		if pending == 0 {
-			return
+		if ev.Synced() {
+			synced++
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events still pending after %s", pending, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	return synced
 }
 
 func openTestPool(t testing.TB, url string) *pgxpool.Pool {

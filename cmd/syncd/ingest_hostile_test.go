@@ -40,10 +40,8 @@ func withNote(t *testing.T, ev clerkfake.Event, rawNote string, banned bool, upd
 // the ban that follows.
 func TestUserWithNULInMetadataIsSyncedAndBanned(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"})
+	url, pool, secret := newServeDB(t)
+	p := startServe(t, serveEnv(url, secret))
 
 	m := clerkfake.New(5)
 	u, evs := m.CreateUser()
@@ -91,7 +89,7 @@ func TestUserWithNULInMetadataIsSyncedAndBanned(t *testing.T) {
 func TestHeadersOver64KiBAre431(t *testing.T) {
 	t.Parallel()
 	url := testdb.NewURL(t)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": clerkfake.NewSecret(nil), "SYNCD_RECONCILE_SCHEDULE": "off"})
+	p := startServe(t, serveEnv(url, clerkfake.NewSecret(nil)))
 	cases := []struct {
 		name    string
 		pad     int

@@ -74,22 +74,12 @@ func metricValue(t *testing.T, body, name string, labels ...string) float64 {
 
 func TestMetricsCountWhatWasSent(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"})
+	url, pool, secret := newServeDB(t)
+	p := startServe(t, serveEnv(url, secret))
 
 	m := clerkfake.New(11)
 	evs := m.History(12)
-	synced := 0
-	for _, ev := range evs {
-		if code := deliver(t, p.URL, secret, ev); code != http.StatusAccepted {
-			t.Fatalf("deliver: %d", code)
-		}
-		if ev.Synced() {
-			synced++
-		}
-	}
+	synced := deliverAll(t, p.URL, secret, evs)
 	for _, ev := range evs[:3] { // redeliveries
 		if code := deliver(t, p.URL, secret, ev); code != http.StatusOK {
 			t.Fatalf("redeliver: %d", code)
@@ -139,9 +129,7 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 
 func TestAdminRoutes(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	secret := clerkfake.NewSecret(nil)
-	base := env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"}
+	base := serveEnv(testdb.NewURL(t), clerkfake.NewSecret(nil))
 
 	t.Run("no token configured: 404", func(t *testing.T) {
 		p := startServe(t, base)
@@ -186,11 +174,8 @@ func TestAdminRoutes(t *testing.T) {
 
 func TestReplayReappliesAStoredEvent(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_ADMIN_TOKEN": testAdminToken,
-		"SYNCD_RECONCILE_SCHEDULE": "off"})
+	url, pool, secret := newServeDB(t)
+	p := startServe(t, serveEnv(url, secret, "SYNCD_ADMIN_TOKEN", testAdminToken))
 	m := clerkfake.New(3)
 	u, evs := m.CreateUser()
 	if code := deliver(t, p.URL, secret, evs[0]); code != http.StatusAccepted {
@@ -231,22 +216,12 @@ func TestReplayReappliesAStoredEvent(t *testing.T) {
 
 func TestRolesSplitIngestAndApply(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	e := env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"}
+	url, pool, secret := newServeDB(t)
+	e := serveEnv(url, secret)
 	api := startServe(t, e, "--role", "api")
 	m := clerkfake.New(5)
 	evs := m.History(20)
-	synced := 0
-	for _, ev := range evs {
-		if code := deliver(t, api.URL, secret, ev); code != http.StatusAccepted {
-			t.Fatalf("deliver: %d", code)
-		}
-		if ev.Synced() {
-			synced++
-		}
-	}
+	synced := deliverAll(t, api.URL, secret, evs)
 	// The api role enqueues and applies nothing.
 	time.Sleep(300 * time.Millisecond)
 	var pending, available int
@@ -271,10 +246,8 @@ func TestRolesSplitIngestAndApply(t *testing.T) {
 // got no 2xx, so Svix would send them again.
 func TestShutdownDuringBurstLosesNothingAcknowledged(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	e := env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret, "SYNCD_RECONCILE_SCHEDULE": "off"}
+	url, pool, secret := newServeDB(t)
+	e := serveEnv(url, secret)
 	p := startServe(t, e)
 	m := clerkfake.New(9)
 	var evs []clerkfake.Event
@@ -360,11 +333,8 @@ func TestShutdownDuringBurstLosesNothingAcknowledged(t *testing.T) {
 // rejected requests), no name or email address from the payloads appears.
 func TestLogsCarryNoPersonalData(t *testing.T) {
 	t.Parallel()
-	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret,
-		"SYNCD_RECONCILE_SCHEDULE": "off", "SYNCD_LOG_LEVEL": "debug", "SYNCD_ADMIN_TOKEN": testAdminToken})
+	url, pool, secret := newServeDB(t)
+	p := startServe(t, serveEnv(url, secret, "SYNCD_LOG_LEVEL", "debug", "SYNCD_ADMIN_TOKEN", testAdminToken))
 	m := clerkfake.New(21)
 	evs := m.History(150)
 	for _, ev := range evs {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/store"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/synctest"
-	"github.com/syncd/syncd/internal/testdb"
 )
 
 // TestShuffledDeliveryConverges is sync rule 4 as a property: for many
@@ -40,11 +40,8 @@ func TestShuffledDeliveryConverges(t *testing.T) {
 	for g := range groups {
 		t.Run(fmt.Sprintf("group%d", g), func(t *testing.T) {
 			t.Parallel()
-			url := testdb.NewURL(t)
-			pool := openTestPool(t, url)
-			secret := clerkfake.NewSecret(nil)
-			p := startServe(t, env{"DATABASE_URL": url, "CLERK_WEBHOOK_SECRET": secret,
-				"SYNCD_WORKERS": "4", "SYNCD_RECONCILE_SCHEDULE": "off"})
+			url, pool, secret := newServeDB(t)
+			p := startServe(t, serveEnv(url, secret, "SYNCD_WORKERS", "4"))
 			list := only
 			if list == nil {
 				for s := g; s < seeds; s += groups {
@@ -104,7 +101,7 @@ func convergesFor(t *testing.T, url, secret string, pool store.DBTX, seed uint64
 		t.Errorf("seed %d: %s", seed, msg)
 		return false
 	}
-	waitAppliedQ(t, pool, 60*time.Second)
+	syncdtest.WaitApplied(t, syncdtest.Pending(pool), 60*time.Second)
 
 	var failed int
 	mustf(t, pool.QueryRow(context.Background(),

@@ -189,7 +189,8 @@ func TestServeReconciles(t *testing.T) {
 		t.Fatalf("no scheduled run succeeded after start\n%s", p.Stdout)
 	}
 
-	reconcileMust[[]clerkfake.Event](t)(m.UpdateUser(m.Users()[0].ID))
+	_, err := m.UpdateUser(m.Users()[0].ID)
+	mustf(t, err, "update a user in Clerk")
 	status, body := reconcileAdminDo(t, p.URL, http.MethodPost, "/admin/reconcile")
 	if status != http.StatusAccepted {
 		t.Fatalf("POST /admin/reconcile: %d %s", status, body)
@@ -252,14 +253,4 @@ func reconcileAdminDo(t *testing.T, base, method, path string) (int, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, body
-}
-
-func reconcileMust[T any](t *testing.T) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 }

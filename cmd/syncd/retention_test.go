@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/testdb"
 )
 
@@ -24,5 +27,63 @@ func TestServeRefusesABadEventRetention(t *testing.T) {
 			!strings.Contains(err.Error(), "off") {
 			t.Errorf("SYNCD_EVENT_RETENTION=%q: %v (exit %d), want exit 2 naming the variable and its values", v, err, exitCode(err))
 		}
+	}
+}
+
+// SYNCD_EVENT_RETENTION's default (30 days) through `syncd serve`: the
+// prune job the leader runs at start deletes a finished event received 31
+// days ago and keeps failed and pending ones of the same age, and finished
+// ones younger than 30 days.
+func TestDefaultRetentionThroughServe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.NewURL(t)
+	pool := openTestPool(t, url)
+	events := []struct {
+		id, status string
+		age        time.Duration
+		kept       bool
+	}{
+		{"msg_retention_applied_31d", "applied", 31 * 24 * time.Hour, false},
+		{"msg_retention_failed_31d", "failed", 31 * 24 * time.Hour, true},
+		{"msg_retention_pending_31d", "pending", 31 * 24 * time.Hour, true},
+		{"msg_retention_applied_29d", "applied", 29 * 24 * time.Hour, true},
+		{"msg_retention_applied_1d", "applied", 24 * time.Hour, true},
+	}
+	for _, ev := range events {
+		var errText *string
+		if ev.status == "failed" {
+			errText = new("user: updated_at out of range")
+		}
+		_, err := pool.Exec(ctx, `INSERT INTO clerk.webhook_events (id, type, object_id, occurred_at, received_at, payload, status, error, applied_at)
+			VALUES ($1, 'email.created', 'idn_retention', now() - $2::interval, now() - $2::interval, '{"data":{}}', $3, $4,
+			        CASE WHEN $3 = 'pending' THEN NULL ELSE now() - $2::interval END)`,
+			ev.id, fmt.Sprintf("%d seconds", int64(ev.age.Seconds())), ev.status, errText)
+		mustf(t, err, "insert %s", ev.id)
+	}
+
+	e := serveEnv(url, clerkfake.NewSecret(nil))
+	if _, set := e["SYNCD_EVENT_RETENTION"]; set {
+		t.Fatal("SYNCD_EVENT_RETENTION must be unset")
+	}
+	startServe(t, e)
+
+	eventually(t, 30*time.Second, func() (bool, string) {
+		var state string
+		err := pool.QueryRow(ctx, `SELECT coalesce(max(state::text), '') FROM river_job WHERE kind = 'syncd.prune_events'`).Scan(&state)
+		mustf(t, err, "prune job")
+		return state == "completed", fmt.Sprintf("the prune job is %q, want completed", state)
+	})
+	for _, ev := range events {
+		var n int
+		mustf(t, pool.QueryRow(ctx, `SELECT count(*) FROM clerk.webhook_events WHERE id = $1`, ev.id).Scan(&n), "count %s", ev.id)
+		if kept := n == 1; kept != ev.kept {
+			t.Errorf("%s (%s, %s old): kept %v, want %v", ev.id, ev.status, ev.age, kept, ev.kept)
+		}
+	}
+	var status string
+	mustf(t, pool.QueryRow(ctx, `SELECT status FROM clerk.webhook_events WHERE id = 'msg_retention_pending_31d'`).Scan(&status), "pending")
+	if status != "pending" {
+		t.Errorf("the old pending event is %q now", status)
 	}
 }
