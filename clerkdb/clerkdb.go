@@ -33,13 +33,24 @@ func New(q Querier) *Reader {
 	return &Reader{q: q}
 }
 
-// notFound turns pgx's no-rows error into ErrNotFound and wraps anything
-// else with what was being read.
-func notFound(err error, what string) error {
+// readOne runs sql, which selects at most one row, and scans the row with
+// scan. No row is ErrNotFound; any other error is wrapped with what was
+// being read.
+func readOne[T any](ctx context.Context, q Querier, scan func(scanner) (T, error), what, sql string, args ...any) (T, error) {
+	v, err := scan(q.QueryRow(ctx, sql, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
+		var zero T
+		return zero, ErrNotFound
 	}
-	return wrap(err, what)
+	if err != nil {
+		var zero T
+		return zero, wrap(err, what)
+	}
+	return v, nil
+}
+
+type scanner interface {
+	Scan(dest ...any) error
 }
 
 func wrap(err error, what string) error {

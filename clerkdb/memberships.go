@@ -60,14 +60,11 @@ func scanMembership(row scanner) (Membership, error) {
 // role and permissions, or ErrNotFound when there is none (never a member,
 // removed, or the organization or user deleted).
 func (r *Reader) Membership(ctx context.Context, orgID, userID string) (Membership, error) {
-	m, err := scanMembership(r.q.QueryRow(ctx, `SELECT `+membershipColumns+membershipFrom+`
+	return readOne(ctx, r.q, scanMembership, fmt.Sprintf("membership of %s in %s", userID, orgID),
+		`SELECT `+membershipColumns+membershipFrom+`
   AND m.organization_id = $1 AND m.user_id = $2
 ORDER BY m.updated_at DESC NULLS LAST, m.id
-LIMIT 1`, orgID, userID))
-	if err != nil {
-		return Membership{}, notFound(err, fmt.Sprintf("membership of %s in %s", userID, orgID))
-	}
-	return m, nil
+LIMIT 1`, orgID, userID)
 }
 
 // UserMemberships returns userID's active memberships, oldest first (by

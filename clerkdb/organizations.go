@@ -35,12 +35,8 @@ func scanOrganization(row scanner) (Organization, error) {
 // OrganizationByID returns the live organization with this id, or
 // ErrNotFound when there is none or it was deleted.
 func (r *Reader) OrganizationByID(ctx context.Context, id string) (Organization, error) {
-	o, err := scanOrganization(r.q.QueryRow(ctx,
-		`SELECT `+organizationColumns+` FROM clerk.organizations o WHERE o.id = $1 AND o.deleted_at IS NULL`, id))
-	if err != nil {
-		return Organization{}, notFound(err, "organization "+id)
-	}
-	return o, nil
+	return readOne(ctx, r.q, scanOrganization, "organization "+id,
+		`SELECT `+organizationColumns+` FROM clerk.organizations o WHERE o.id = $1 AND o.deleted_at IS NULL`, id)
 }
 
 // OrganizationBySlug returns the live organization with this slug, or
@@ -48,13 +44,9 @@ func (r *Reader) OrganizationByID(ctx context.Context, id string) (Organization,
 // order can leave two live rows with one slug for a moment; the most
 // recently updated one wins, as it would once the events settle.
 func (r *Reader) OrganizationBySlug(ctx context.Context, slug string) (Organization, error) {
-	o, err := scanOrganization(r.q.QueryRow(ctx, `SELECT `+organizationColumns+`
+	return readOne(ctx, r.q, scanOrganization, "organization by slug "+slug, `SELECT `+organizationColumns+`
 FROM clerk.organizations o
 WHERE o.slug = $1 AND o.deleted_at IS NULL
 ORDER BY o.updated_at DESC NULLS LAST, o.id
-LIMIT 1`, slug))
-	if err != nil {
-		return Organization{}, notFound(err, "organization by slug "+slug)
-	}
-	return o, nil
+LIMIT 1`, slug)
 }

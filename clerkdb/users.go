@@ -53,10 +53,6 @@ const userColumns = `
               FROM clerk.user_email_addresses e
               WHERE e.user_id = u.id), '[]'::jsonb)`
 
-type scanner interface {
-	Scan(dest ...any) error
-}
-
 func scanUser(row scanner) (User, error) {
 	var u User
 	var emails []byte
@@ -75,12 +71,8 @@ func scanUser(row scanner) (User, error) {
 // UserByID returns the live user with this id, or ErrNotFound when there is
 // none or it was deleted.
 func (r *Reader) UserByID(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(r.q.QueryRow(ctx,
-		`SELECT `+userColumns+` FROM clerk.users u WHERE u.id = $1 AND u.deleted_at IS NULL`, id))
-	if err != nil {
-		return User{}, notFound(err, "user "+id)
-	}
-	return u, nil
+	return readOne(ctx, r.q, scanUser, "user "+id,
+		`SELECT `+userColumns+` FROM clerk.users u WHERE u.id = $1 AND u.deleted_at IS NULL`, id)
 }
 
 // UsersByEmail returns the live users that have address among their email
