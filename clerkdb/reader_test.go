@@ -257,7 +257,7 @@ func TestSyncStatusDoesNotScanTheEvents(t *testing.T) {
 // clerk_reader can read the synced copy and its views and nothing else. The
 // test suite's own user may not create roles (the migration then only
 // warns), so the role is created here as the server's superuser and the
-// migration applied again to grant it.
+// migrations from 00002_reader on applied again to grant it.
 func TestReaderRoleReadsOnlyTheSyncedCopy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -272,8 +272,18 @@ func TestReaderRoleReadsOnlyTheSyncedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if _, err := m.Down(ctx); err != nil {
-		t.Fatal(err)
+	// Down rolls back one migration, newest first; 00002 is not the newest.
+	for {
+		down, err := m.Down(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(down) == 0 {
+			t.Fatal("rolled back every migration without meeting 00002_reader")
+		}
+		if down[0].Version == 2 {
+			break
+		}
 	}
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
