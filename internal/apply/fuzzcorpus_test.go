@@ -3,32 +3,21 @@ package apply_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/fuzzcorpus"
 )
 
-// Corpus limits: the seed corpora are committed, so they stay small.
-const (
-	maxCorpusFiles = 40
-	maxCorpusBytes = 60 << 10 // per package
-)
-
-// TestFuzzCorpus keeps testdata/fuzz small. With SYNCD_WRITE_FUZZ_CORPUS=1
-// it first rewrites the seed files (seed-*) with the data objects of a
-// clerkfake history, a few of every event type, so the fuzzers start from
-// real Clerk payloads:
+// TestFuzzCorpus keeps testdata/fuzz small: the seed corpora are committed.
+// With SYNCD_WRITE_FUZZ_CORPUS=1 it first rewrites the seed files (seed-*)
+// with the data objects of a clerkfake history, a few of every event type,
+// so the fuzzers start from real Clerk payloads:
 //
 //	SYNCD_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus ./internal/apply/
-//
-// Inputs the fuzzer saves on a failure (hash-named files) are left alone.
 func TestFuzzCorpus(t *testing.T) {
-	if os.Getenv("SYNCD_WRITE_FUZZ_CORPUS") == "1" {
-		writeApplyCorpus(t)
-	}
-	fuzzcorpus.CheckSize(t, maxCorpusFiles, maxCorpusBytes)
+	// At most 40 inputs a target, 60 KiB for the package.
+	fuzzcorpus.Keep(t, 40, 60<<10, writeApplyCorpus)
 }
 
 func writeApplyCorpus(t *testing.T) {
