@@ -135,9 +135,7 @@ func TestConflictsAreReportedAndRepairedOnlyWhenAuthoritative(t *testing.T) {
 		t.Errorf("forged user after the authoritative run: name %v, banned %v, updated_at %v", name, banned, updated)
 	}
 	var revived int
-	if err := h.pool.QueryRow(context.Background(), `SELECT count(*) FROM clerk.active_users WHERE id = $1`, deletedUser.ID).Scan(&revived); err != nil {
-		t.Fatal(err)
-	}
+	h.scan(&revived, `SELECT count(*) FROM clerk.active_users WHERE id = $1`, deletedUser.ID)
 	if revived != 1 {
 		t.Error("the tombstone of a user Clerk still returns was not revived")
 	}
@@ -173,9 +171,7 @@ func TestAuthoritativeRepairOfAnObjectGoneBeforeItsGet(t *testing.T) {
 		t.Fatalf("users: %+v, want one conflict repaired", run.Users)
 	}
 	var deleted *time.Time
-	if err := h.pool.QueryRow(context.Background(), `SELECT deleted_at FROM clerk.users WHERE id = $1`, u.ID).Scan(&deleted); err != nil {
-		t.Fatal(err)
-	}
+	h.scan(&deleted, `SELECT deleted_at FROM clerk.users WHERE id = $1`, u.ID)
 	if deleted == nil {
 		t.Error("a conflicting row whose GET answers 404 was not tombstoned")
 	}

@@ -11,9 +11,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"slices"
 	"sort"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/store"
@@ -31,7 +32,6 @@ type Options struct {
 // rows that should be deleted or not, and synced fields that differ. Rows the
 // model does not know must be deleted. An empty result means equal.
 func Diff(ctx context.Context, db store.DBTX, m *clerkfake.Model, opts Options) ([]string, error) {
-	var out []string
 	users, err := readUsers(ctx, db)
 	if err != nil {
 		return nil, err
@@ -40,125 +40,112 @@ func Diff(ctx context.Context, db store.DBTX, m *clerkfake.Model, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]bool{}
+	for id, row := range users {
+		row.row.EmailAddresses = emails[id]
+		users[id] = row
+	}
+	orgs, err := readOrganizations(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	mems, err := readMemberships(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+
+	var wantUsers []expected[userRow]
 	for _, u := range m.Users() {
-		known[u.ID] = true
-		row, ok := users[u.ID]
-		if !ok {
-			out = append(out, fmt.Sprintf("user %s: missing", u.ID))
-			continue
-		}
-		if u.Deleted {
-			if row.DeletedAt == nil {
-				out = append(out, fmt.Sprintf("user %s: deleted in Clerk, live in the table", u.ID))
-			} else if opts.ExactDeletedAt && row.DeletedAt.UnixMilli() != u.DeletedAt {
-				out = append(out, fmt.Sprintf("user %s: deleted_at %d, want %d", u.ID, row.DeletedAt.UnixMilli(), u.DeletedAt))
-			}
-			continue
-		}
-		if row.DeletedAt != nil {
-			out = append(out, fmt.Sprintf("user %s: live in Clerk, deleted in the table", u.ID))
-			continue
-		}
-		want := userRow{
-			ExternalID: u.ExternalID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
-			ImageURL: &u.ImageURL, PrimaryEmailAddress: u.PrimaryEmailAddress(),
-			PublicMetadata: canon(u.PublicMetadata), PrivateMetadata: canon(u.PrivateMetadata),
-			UnsafeMetadata: canon(u.UnsafeMetadata), Banned: u.Banned, Locked: u.Locked,
-			LastSignInAt: ms(u.LastSignInAt), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
-		}
-		out = append(out, fieldDiffs("user "+u.ID, want, row.userRow)...)
 		var wantEmails []string
 		for _, e := range u.EmailAddresses {
 			primary := u.PrimaryEmailAddressID != nil && *u.PrimaryEmailAddressID == e.ID
 			wantEmails = append(wantEmails, fmt.Sprintf("%s|%s|%v|%v", e.ID, e.EmailAddress, e.Verified, primary))
 		}
 		sort.Strings(wantEmails)
-		if got := emails[u.ID]; !slices.Equal(got, wantEmails) {
-			out = append(out, fmt.Sprintf("user %s: email addresses %v, want %v", u.ID, got, wantEmails))
-		}
+		wantUsers = append(wantUsers, expected[userRow]{id: u.ID, deleted: u.Deleted, deletedAt: u.DeletedAt, row: userRow{
+			ExternalID: u.ExternalID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
+			ImageURL: &u.ImageURL, PrimaryEmailAddress: u.PrimaryEmailAddress(),
+			PublicMetadata: canon(u.PublicMetadata), PrivateMetadata: canon(u.PrivateMetadata),
+			UnsafeMetadata: canon(u.UnsafeMetadata), Banned: u.Banned, Locked: u.Locked,
+			LastSignInAt: ms(u.LastSignInAt), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+			EmailAddresses: wantEmails,
+		}})
 	}
-	for id, row := range users {
-		if !known[id] && row.DeletedAt == nil {
-			out = append(out, fmt.Sprintf("user %s: live in the table, unknown to Clerk", id))
-		}
-	}
-
-	orgs, err := readOrganizations(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	known = map[string]bool{}
+	var wantOrgs []expected[orgRow]
 	for _, o := range m.Organizations() {
-		known[o.ID] = true
-		row, ok := orgs[o.ID]
-		if !ok {
-			out = append(out, fmt.Sprintf("organization %s: missing", o.ID))
-			continue
-		}
-		if o.Deleted {
-			if row.DeletedAt == nil {
-				out = append(out, fmt.Sprintf("organization %s: deleted in Clerk, live in the table", o.ID))
-			} else if opts.ExactDeletedAt && row.DeletedAt.UnixMilli() != o.DeletedAt {
-				out = append(out, fmt.Sprintf("organization %s: deleted_at %d, want %d", o.ID, row.DeletedAt.UnixMilli(), o.DeletedAt))
-			}
-			continue
-		}
-		if row.DeletedAt != nil {
-			out = append(out, fmt.Sprintf("organization %s: live in Clerk, deleted in the table", o.ID))
-			continue
-		}
 		maxMembers := o.MaxAllowedMemberships
-		want := orgRow{
+		wantOrgs = append(wantOrgs, expected[orgRow]{id: o.ID, deleted: o.Deleted, deletedAt: o.DeletedAt, row: orgRow{
 			Name: &o.Name, Slug: &o.Slug, ImageURL: &o.ImageURL, CreatedBy: nonEmpty(o.CreatedBy),
 			MaxAllowedMemberships: &maxMembers, PublicMetadata: canon(o.PublicMetadata),
 			PrivateMetadata: canon(o.PrivateMetadata), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		}
-		out = append(out, fieldDiffs("organization "+o.ID, want, row.orgRow)...)
+		}})
 	}
-	for id, row := range orgs {
-		if !known[id] && row.DeletedAt == nil {
-			out = append(out, fmt.Sprintf("organization %s: live in the table, unknown to Clerk", id))
-		}
-	}
-
-	mems, err := readMemberships(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	known = map[string]bool{}
+	var wantMems []expected[memberRow]
 	for _, mm := range m.Memberships() {
-		known[mm.ID] = true
-		row, ok := mems[mm.ID]
-		if !ok {
-			out = append(out, fmt.Sprintf("membership %s: missing", mm.ID))
-			continue
-		}
-		if mm.Deleted != (row.DeletedAt != nil) {
-			out = append(out, fmt.Sprintf("membership %s: deleted=%v in Clerk, %v in the table", mm.ID, mm.Deleted, row.DeletedAt != nil))
-			continue
-		}
-		if mm.Deleted {
-			continue
-		}
 		perms := mm.Permissions
 		if perms == nil {
 			perms = []string{}
 		}
-		want := memberRow{
+		// No deletedAt: a membership's deletion time in the table is its
+		// parent's or the event's, which the model does not pin down.
+		wantMems = append(wantMems, expected[memberRow]{id: mm.ID, deleted: mm.Deleted, row: memberRow{
 			OrganizationID: mm.OrganizationID, UserID: mm.UserID, Role: &mm.Role, Permissions: perms,
 			PublicMetadata: canon(mm.PublicMetadata), PrivateMetadata: canon(mm.PrivateMetadata),
 			CreatedAt: mm.CreatedAt, UpdatedAt: mm.UpdatedAt,
-		}
-		out = append(out, fieldDiffs("membership "+mm.ID, want, row.memberRow)...)
+		}})
 	}
-	for id, row := range mems {
-		if !known[id] && row.DeletedAt == nil {
-			out = append(out, fmt.Sprintf("membership %s: live in the table, unknown to Clerk", id))
-		}
-	}
+
+	out := diffKind("user", wantUsers, users, opts.ExactDeletedAt)
+	out = append(out, diffKind("organization", wantOrgs, orgs, opts.ExactDeletedAt)...)
+	out = append(out, diffKind("membership", wantMems, mems, false)...)
 	sort.Strings(out)
 	return out, nil
+}
+
+// expected is what the model says of one object: whether it is deleted,
+// when (Unix ms), and, when it is not, the row it should have.
+type expected[R any] struct {
+	id        string
+	deleted   bool
+	deletedAt int64
+	row       R
+}
+
+// tableRow is one row as read: its synced fields and its tombstone.
+type tableRow[R any] struct {
+	row       R
+	deletedAt *time.Time
+}
+
+// diffKind compares one kind's rows with the model's objects of that kind.
+// exactDeletedAt also compares a tombstone's time with the model's.
+func diffKind[R any](kind string, want []expected[R], rows map[string]tableRow[R], exactDeletedAt bool) []string {
+	var out []string
+	known := map[string]bool{}
+	for _, w := range want {
+		known[w.id] = true
+		what := kind + " " + w.id
+		row, ok := rows[w.id]
+		switch {
+		case !ok:
+			out = append(out, what+": missing")
+		case w.deleted && row.deletedAt == nil:
+			out = append(out, what+": deleted in Clerk, live in the table")
+		case w.deleted && exactDeletedAt && row.deletedAt.UnixMilli() != w.deletedAt:
+			out = append(out, fmt.Sprintf("%s: deleted_at %d, want %d", what, row.deletedAt.UnixMilli(), w.deletedAt))
+		case w.deleted:
+			// Deleted on both sides: a tombstone's content is not synced.
+		case row.deletedAt != nil:
+			out = append(out, what+": live in Clerk, deleted in the table")
+		default:
+			out = append(out, fieldDiffs(what, w.row, row.row)...)
+		}
+	}
+	for id, row := range rows {
+		if !known[id] && row.deletedAt == nil {
+			out = append(out, fmt.Sprintf("%s %s: live in the table, unknown to Clerk", kind, id))
+		}
+	}
+	return out
 }
 
 type userRow struct {
@@ -167,6 +154,9 @@ type userRow struct {
 	Banned, Locked                                                           bool
 	LastSignInAt                                                             *int64
 	CreatedAt, UpdatedAt                                                     int64
+	// EmailAddresses are "id|address|verified|primary", sorted, from
+	// clerk.user_email_addresses.
+	EmailAddresses []string
 }
 
 type orgRow struct {
@@ -184,42 +174,43 @@ type memberRow struct {
 	CreatedAt, UpdatedAt            int64
 }
 
-type deletable struct{ DeletedAt *time.Time }
-
-func readUsers(ctx context.Context, db store.DBTX) (map[string]struct {
-	userRow
-	deletable
-}, error) {
-	rows, err := db.Query(ctx, `SELECT id, external_id, username, first_name, last_name, image_url,
-		primary_email_address, public_metadata::text, private_metadata::text, unsafe_metadata::text,
-		coalesce(banned, false), coalesce(locked, false), last_sign_in_at, created_at, updated_at, deleted_at
-		FROM clerk.users`)
+// readRows runs query and scans each row with scan, keyed by id.
+func readRows[R any](ctx context.Context, db store.DBTX, query string,
+	scan func(rows pgx.Rows) (id string, r tableRow[R], err error),
+) (map[string]tableRow[R], error) {
+	rows, err := db.Query(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]struct {
-		userRow
-		deletable
-	}{}
+	defer rows.Close()
+	out := map[string]tableRow[R]{}
 	for rows.Next() {
-		var id string
-		var r userRow
-		var d deletable
+		id, r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, rows.Err()
+}
+
+func readUsers(ctx context.Context, db store.DBTX) (map[string]tableRow[userRow], error) {
+	return readRows(ctx, db, `SELECT id, external_id, username, first_name, last_name, image_url,
+		primary_email_address, public_metadata::text, private_metadata::text, unsafe_metadata::text,
+		coalesce(banned, false), coalesce(locked, false), last_sign_in_at, created_at, updated_at, deleted_at
+		FROM clerk.users`, func(rows pgx.Rows) (id string, t tableRow[userRow], err error) {
+		r := &t.row
 		var pub, priv, unsafe *string
 		var last, created, updated *time.Time
-		if err := rows.Scan(&id, &r.ExternalID, &r.Username, &r.FirstName, &r.LastName, &r.ImageURL,
-			&r.PrimaryEmailAddress, &pub, &priv, &unsafe, &r.Banned, &r.Locked, &last, &created, &updated, &d.DeletedAt); err != nil {
-			return nil, err
+		if err = rows.Scan(&id, &r.ExternalID, &r.Username, &r.FirstName, &r.LastName, &r.ImageURL,
+			&r.PrimaryEmailAddress, &pub, &priv, &unsafe, &r.Banned, &r.Locked, &last, &created, &updated, &t.deletedAt); err != nil {
+			return "", t, err
 		}
 		r.PublicMetadata, r.PrivateMetadata, r.UnsafeMetadata = canonStr(pub), canonStr(priv), canonStr(unsafe)
 		r.LastSignInAt = tms(last)
 		r.CreatedAt, r.UpdatedAt = tmsv(created), tmsv(updated)
-		out[id] = struct {
-			userRow
-			deletable
-		}{r, d}
-	}
-	return out, rows.Err()
+		return id, t, nil
+	})
 }
 
 func readEmails(ctx context.Context, db store.DBTX) (map[string][]string, error) {
@@ -227,6 +218,7 @@ func readEmails(ctx context.Context, db store.DBTX) (map[string][]string, error)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	out := map[string][]string{}
 	for rows.Next() {
 		var uid, id, addr string
@@ -242,71 +234,38 @@ func readEmails(ctx context.Context, db store.DBTX) (map[string][]string, error)
 	return out, rows.Err()
 }
 
-func readOrganizations(ctx context.Context, db store.DBTX) (map[string]struct {
-	orgRow
-	deletable
-}, error) {
-	rows, err := db.Query(ctx, `SELECT id, name, slug, image_url, created_by, max_allowed_memberships,
-		public_metadata::text, private_metadata::text, created_at, updated_at, deleted_at FROM clerk.organizations`)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]struct {
-		orgRow
-		deletable
-	}{}
-	for rows.Next() {
-		var id string
-		var r orgRow
-		var d deletable
-		var pub, priv *string
-		var created, updated *time.Time
-		if err := rows.Scan(&id, &r.Name, &r.Slug, &r.ImageURL, &r.CreatedBy, &r.MaxAllowedMemberships,
-			&pub, &priv, &created, &updated, &d.DeletedAt); err != nil {
-			return nil, err
-		}
-		r.PublicMetadata, r.PrivateMetadata = canonStr(pub), canonStr(priv)
-		r.CreatedAt, r.UpdatedAt = tmsv(created), tmsv(updated)
-		out[id] = struct {
-			orgRow
-			deletable
-		}{r, d}
-	}
-	return out, rows.Err()
+func readOrganizations(ctx context.Context, db store.DBTX) (map[string]tableRow[orgRow], error) {
+	return readRows(ctx, db, `SELECT id, name, slug, image_url, created_by, max_allowed_memberships,
+		public_metadata::text, private_metadata::text, created_at, updated_at, deleted_at FROM clerk.organizations`,
+		func(rows pgx.Rows) (id string, t tableRow[orgRow], err error) {
+			r := &t.row
+			var pub, priv *string
+			var created, updated *time.Time
+			if err = rows.Scan(&id, &r.Name, &r.Slug, &r.ImageURL, &r.CreatedBy, &r.MaxAllowedMemberships,
+				&pub, &priv, &created, &updated, &t.deletedAt); err != nil {
+				return "", t, err
+			}
+			r.PublicMetadata, r.PrivateMetadata = canonStr(pub), canonStr(priv)
+			r.CreatedAt, r.UpdatedAt = tmsv(created), tmsv(updated)
+			return id, t, nil
+		})
 }
 
-func readMemberships(ctx context.Context, db store.DBTX) (map[string]struct {
-	memberRow
-	deletable
-}, error) {
-	rows, err := db.Query(ctx, `SELECT id, organization_id, user_id, role, coalesce(permissions, '{}'),
+func readMemberships(ctx context.Context, db store.DBTX) (map[string]tableRow[memberRow], error) {
+	return readRows(ctx, db, `SELECT id, organization_id, user_id, role, coalesce(permissions, '{}'),
 		public_metadata::text, private_metadata::text, created_at, updated_at, deleted_at
-		FROM clerk.organization_memberships`)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]struct {
-		memberRow
-		deletable
-	}{}
-	for rows.Next() {
-		var id string
-		var r memberRow
-		var d deletable
+		FROM clerk.organization_memberships`, func(rows pgx.Rows) (id string, t tableRow[memberRow], err error) {
+		r := &t.row
 		var pub, priv *string
 		var created, updated *time.Time
-		if err := rows.Scan(&id, &r.OrganizationID, &r.UserID, &r.Role, &r.Permissions, &pub, &priv,
-			&created, &updated, &d.DeletedAt); err != nil {
-			return nil, err
+		if err = rows.Scan(&id, &r.OrganizationID, &r.UserID, &r.Role, &r.Permissions, &pub, &priv,
+			&created, &updated, &t.deletedAt); err != nil {
+			return "", t, err
 		}
 		r.PublicMetadata, r.PrivateMetadata = canonStr(pub), canonStr(priv)
 		r.CreatedAt, r.UpdatedAt = tmsv(created), tmsv(updated)
-		out[id] = struct {
-			memberRow
-			deletable
-		}{r, d}
-	}
-	return out, rows.Err()
+		return id, t, nil
+	})
 }
 
 // fieldDiffs names each field of want and got that differs.
