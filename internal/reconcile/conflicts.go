@@ -158,56 +158,63 @@ func (x *runState) repairOne(ctx context.Context, kind store.Kind, id string, ra
 // onto the row: the version, tombstone and digest lifted under the
 // object's lock, then the same upsert every write uses.
 func (x *runState) repairWrite(ctx context.Context, kind store.Kind, id string, raw json.RawMessage) (func(pgx.Tx) (bool, error), error) {
-	clearVersion := func(sp pgx.Tx) (bool, error) { return store.ClearVersion(ctx, sp, kind, id, x.since) }
+	// Every kind repairs in the same order: lock, lift the version (false
+	// when a write since the run started moved it: nothing to repair),
+	// write.
+	repair := func(lock, write func(sp pgx.Tx) error) func(pgx.Tx) (bool, error) {
+		return func(sp pgx.Tx) (bool, error) {
+			if err := lock(sp); err != nil {
+				return false, err
+			}
+			if ok, err := store.ClearVersion(ctx, sp, kind, id, x.since); err != nil || !ok {
+				return false, err
+			}
+			err := write(sp)
+			return err == nil, err
+		}
+	}
 	switch kind {
 	case store.KindUser:
 		u, err := apply.ParseUser(raw)
 		if err != nil {
 			return nil, err
 		}
-		return func(sp pgx.Tx) (bool, error) {
-			if err := store.LockUserExclusive(ctx, sp, id); err != nil {
-				return false, err
-			}
-			if ok, err := clearVersion(sp); err != nil || !ok {
-				return false, err
-			}
-			_, err := apply.Users(ctx, sp, []store.User{u})
-			return err == nil, err
-		}, nil
+		return repair(
+			func(sp pgx.Tx) error { return store.LockUserExclusive(ctx, sp, id) },
+			upsertOne(ctx, apply.Users, u)), nil
 	case store.KindOrganization:
 		o, err := apply.ParseOrganization(raw)
 		if err != nil {
 			return nil, err
 		}
-		return func(sp pgx.Tx) (bool, error) {
-			if err := store.LockOrganizationExclusive(ctx, sp, id); err != nil {
-				return false, err
-			}
-			if ok, err := clearVersion(sp); err != nil || !ok {
-				return false, err
-			}
-			_, err := apply.Organizations(ctx, sp, []store.Organization{o})
-			return err == nil, err
-		}, nil
+		return repair(
+			func(sp pgx.Tx) error { return store.LockOrganizationExclusive(ctx, sp, id) },
+			upsertOne(ctx, apply.Organizations, o)), nil
 	default:
 		m, _, err := apply.ParseMembership(raw)
 		if err != nil {
 			return nil, err
 		}
-		return func(sp pgx.Tx) (bool, error) {
+		return repair(
 			// The parents' shared locks first (apply.Memberships takes
 			// them again), so a concurrent deletion of either cannot slip
 			// between the clear and the write.
-			if err := store.LockParentsShared(ctx, sp, []string{m.OrganizationID}, []string{m.UserID}); err != nil {
-				return false, err
-			}
-			if ok, err := clearVersion(sp); err != nil || !ok {
-				return false, err
-			}
-			_, _, err := apply.Memberships(ctx, sp, []store.Membership{m}, nil)
-			return err == nil, err
-		}, nil
+			func(sp pgx.Tx) error {
+				return store.LockParentsShared(ctx, sp, []string{m.OrganizationID}, []string{m.UserID})
+			},
+			func(sp pgx.Tx) error {
+				_, _, err := apply.Memberships(ctx, sp, []store.Membership{m}, nil)
+				return err
+			}), nil
+	}
+}
+
+// upsertOne is the write of one parsed object with upsert (apply.Users,
+// apply.Organizations), the same a webhook's would be.
+func upsertOne[T any](ctx context.Context, upsert func(context.Context, store.DBTX, []T) ([]store.Write, error), v T) func(pgx.Tx) error {
+	return func(sp pgx.Tx) error {
+		_, err := upsert(ctx, sp, []T{v})
+		return err
 	}
 }
 
