@@ -114,14 +114,7 @@ func workAll(t *testing.T, pool *pgxpool.Pool, rows []store.NewEvent) map[string
 	if _, err := client.InsertMany(ctx, params); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Stop(stopCtx)
-	})
+	startClient(t, client)
 
 	read := func() map[string]outcome {
 		t.Helper()

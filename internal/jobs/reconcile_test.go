@@ -170,14 +170,7 @@ func TestWorkerRunsManualAndScheduledRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			_ = c.Stop(stopCtx)
-		})
+		startClient(t, c)
 		return c
 	}
 	client := newClient(clerkfake.DefaultSecretKey)

@@ -56,7 +56,6 @@ func remaining(t *testing.T, pool *pgxpool.Pool, ids []string) int {
 // everything recent.
 func TestEventRetentionDeletesOnlyOldFinishedEvents(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	pool, _ := testdb.New(t)
 	old := seedEvents(t, pool, "old", 3, 48*time.Hour)
 	recent := seedEvents(t, pool, "recent", 3, time.Hour)
@@ -66,14 +65,7 @@ func TestEventRetentionDeletesOnlyOldFinishedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := client.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Stop(stopCtx)
-	})
+	startClient(t, client)
 	deadline := time.Now().Add(30 * time.Second)
 	for remaining(t, pool, append(old[store.StatusApplied], old[store.StatusSkipped]...)) > 0 {
 		if time.Now().After(deadline) {
