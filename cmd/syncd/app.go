@@ -42,6 +42,7 @@ type app struct {
 	client           *jobs.Client
 	deps             server.Deps
 	stopUI           context.CancelFunc
+	stopWatch        func() // ends jobs.WatchReconciles and waits for it
 
 	ln       net.Listener
 	srv      *http.Server
@@ -265,6 +266,9 @@ func (a *app) Start(ctx context.Context) error {
 		if a.reconcileEnabled && a.cfg.ReconcileSchedule != nil {
 			enqueueReconcileOnStart(ctx, a.pool, a.client, a.logger)
 		}
+		if a.reconcileEnabled {
+			a.watchReconciles(ctx)
+		}
 	}
 	a.serveErr = make(chan error, 1)
 	go func() { a.serveErr <- a.srv.Serve(a.ln) }()
@@ -272,6 +276,19 @@ func (a *app) Start(ctx context.Context) error {
 	a.logger.Info("listening", "addr", a.ln.Addr().String(), "webhook_path", "/webhooks/clerk",
 		"workers", a.cfg.Workers, "admin", a.cfg.AdminToken != "", "metrics_addr", a.probes.Addr())
 	return nil
+}
+
+// watchReconciles retries, from now on, the reconciliation jobs of
+// processes that died mid-run (River's rescuer leaves them alone, since a
+// run has no timeout).
+func (a *app) watchReconciles(ctx context.Context) {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		jobs.WatchReconciles(wctx, a.pool, a.logger)
+	}()
+	a.stopWatch = func() { cancel(); <-done }
 }
 
 // Wait blocks until ctx is done (the signal) or a listener fails, and
@@ -336,6 +353,9 @@ func (a *app) stopRiver(ctx context.Context) error {
 // the migrator, the ingest pool, the shared pool. Each may be unset when a
 // step failed.
 func (a *app) release() {
+	if a.stopWatch != nil {
+		a.stopWatch()
+	}
 	if a.stopUI != nil {
 		a.stopUI()
 	}

@@ -59,6 +59,23 @@ type ClientConfig struct {
 // DefaultFetchCooldown is the fetch cooldown used when none is set.
 const DefaultFetchCooldown = 5 * time.Millisecond
 
+// Recovery is bounded (sync rule 7: every acknowledged event applied within
+// two minutes of a process running again) by these two settings. A job
+// whose process died stays `running` in river_job until the leader's
+// rescuer, which runs every 30 s, finds it running for longer than
+// RescueStuckJobsAfter and past its worker's timeout; River's own default
+// is an hour. An apply batch is bounded by applyBatchTimeout, so 30 s is
+// as long as a live apply job can take: the rescuer never retries one that
+// still works, and a dead one is retried at most 30 s + 30 s (rescuer
+// tick) + 5 s (River's scheduler tick) after its attempt began. A leader
+// that died is replaced within River's 15 s leadership TTL, inside that
+// time. Reconciliation, which may run for hours, has no timeout and is
+// never taken by this rescuer; RescueAbandonedReconciles recovers it.
+const (
+	JobTimeout           = 30 * time.Second
+	RescueStuckJobsAfter = 30 * time.Second
+)
+
 // NewClient builds (but does not start) the River client.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	rc := &river.Config{
@@ -68,6 +85,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		// permanent record, so a shorter retention keeps river_job small
 		// under a steady webhook load.
 		CompletedJobRetentionPeriod: 6 * time.Hour,
+		JobTimeout:                  JobTimeout,
+		RescueStuckJobsAfter:        RescueStuckJobsAfter,
 	}
 	if cfg.Work {
 		jobLogger := cfg.JobLogger

@@ -292,6 +292,56 @@ func UnlockReconcile(ctx context.Context, db DBTX) error {
 	return nil
 }
 
+// reconcileLockHeld is true while some session holds the reconciliation
+// lock; $1 is lockClassReconcile.
+const reconcileLockHeld = `EXISTS (SELECT 1 FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted
+          -- pg_locks spans the cluster; advisory locks are per database.
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid::bigint = $1 AND l.objid::bigint = 0 AND l.objsubid = 2)`
+
+// AbandonedJob is a River job left `running` by a process that died.
+type AbandonedJob struct {
+	ID      int64
+	Attempt int
+}
+
+// AbandonedReconcileJobs lists the River jobs of kind (reconciliation's)
+// that are `running` although no session holds the reconciliation lock,
+// and were attempted before horizon, the database's now() less grace. A
+// live attempt takes the lock within moments of starting and keeps it
+// until it ends, and the lock goes with the session when its process
+// dies; so such a job is one nothing works on, whatever its age. grace
+// covers the moments between an attempt's start and its lock. The
+// horizon comes back so that the rescue can refuse any job attempted
+// again since.
+func AbandonedReconcileJobs(ctx context.Context, db DBTX, kind string, grace time.Duration) (jobs []AbandonedJob, horizon time.Time, err error) {
+	const q = `
+SELECT j.id, j.attempt, h.horizon
+FROM (SELECT now() - $3::interval AS horizon) h
+LEFT JOIN river_job j ON j.kind = $2 AND j.state = 'running' AND j.attempted_at < h.horizon
+  AND NOT ` + reconcileLockHeld + `
+ORDER BY j.id`
+	rows, err := db.Query(ctx, q, lockClassReconcile, kind, grace)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("find abandoned reconciliation jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, attempt *int64
+		if err := rows.Scan(&id, &attempt, &horizon); err != nil {
+			return nil, time.Time{}, fmt.Errorf("find abandoned reconciliation jobs: %w", err)
+		}
+		if id != nil {
+			jobs = append(jobs, AbandonedJob{ID: *id, Attempt: int(*attempt)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("find abandoned reconciliation jobs: %w", err)
+	}
+	return jobs, horizon, nil
+}
+
 // FailAbandonedRuns marks failed every 'running' run that nothing is running
 // any more: its River job is gone or finished (completed, cancelled or
 // discarded) and no session holds the reconciliation lock. Such a row is
@@ -306,11 +356,7 @@ SET status = 'failed', finished_at = now(),
 WHERE r.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM river_job j
                   WHERE j.id = r.job_id AND j.state NOT IN ('completed', 'cancelled', 'discarded'))
-  AND NOT EXISTS (SELECT 1 FROM pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.granted
-                    -- pg_locks spans the cluster; advisory locks are per database.
-                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                    AND l.classid::bigint = $1 AND l.objid::bigint = 0 AND l.objsubid = 2)
+  AND NOT ` + reconcileLockHeld + `
 RETURNING r.id`
 	rows, err := db.Query(ctx, q, lockClassReconcile)
 	if err != nil {
