@@ -13,9 +13,31 @@ import "github.com/jackc/pgx/v5/pgxpool"
 // completion were sequential scans that the connection kept while the tables
 // grew, and a job completion slowed down with every event. Custom plans cost some
 // planning on each call but follow the tables as they grow.
+//
+// synchronous_commit = on: a webhook is answered 2xx once its transaction
+// commits, and the sender then forgets it, so the commit must be on disk.
+// A server, database or role default of off (a common speed-up, and what
+// throwaway development clusters use) would let a Postgres crash lose
+// acknowledged events. Group commit shares the flush between a group's
+// events, which keeps its cost small.
+//
+// tcp_keepalives_*: when a node running syncd vanishes (no FIN, no RST),
+// the server keeps its sessions, and the session-level reconciliation lock
+// with them, until TCP gives up: two hours by the kernel's default. With
+// these the server drops such a session within about a minute, so an
+// abandoned reconciliation is recognised and retried inside sync rule 7's
+// two minutes.
 func ConfigurePool(pc *pgxpool.Config) {
 	params := pc.ConnConfig.RuntimeParams
-	if _, set := params["plan_cache_mode"]; !set {
-		params["plan_cache_mode"] = "auto"
+	for name, value := range map[string]string{
+		"plan_cache_mode":         "auto",
+		"synchronous_commit":      "on",
+		"tcp_keepalives_idle":     "30",
+		"tcp_keepalives_interval": "10",
+		"tcp_keepalives_count":    "3",
+	} {
+		if _, set := params[name]; !set {
+			params[name] = value
+		}
 	}
 }
