@@ -101,12 +101,19 @@ func (c *Cluster) Status(ctx context.Context) (url string, running bool, err err
 // Stop stops the cluster with a fast shutdown; a stopped or missing one is
 // not an error.
 func (c *Cluster) Stop(ctx context.Context) error {
+	return c.StopMode(ctx, "fast")
+}
+
+// StopMode stops the cluster with one of pg_ctl's shutdown modes: smart,
+// fast, or immediate (the postmaster and its children quit at once, and
+// the next start recovers from the WAL as after a crash).
+func (c *Cluster) StopMode(ctx context.Context, mode string) error {
 	unlock, err := c.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return c.stop(ctx)
+	return c.stop(ctx, mode)
 }
 
 // Clean stops the cluster and deletes its data directory.
@@ -116,7 +123,7 @@ func (c *Cluster) Clean(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	if err := c.stop(ctx); err != nil {
+	if err := c.stop(ctx, "fast"); err != nil {
 		return err
 	}
 	if exists(c.Dir) {
@@ -128,7 +135,7 @@ func (c *Cluster) Clean(ctx context.Context) error {
 	return nil
 }
 
-func (c *Cluster) stop(ctx context.Context) error {
+func (c *Cluster) stop(ctx context.Context, mode string) error {
 	if !exists(filepath.Join(c.Dir, "PG_VERSION")) {
 		logf(c.Log, "no throwaway cluster in %s: nothing to stop", c.Dir)
 		return nil
@@ -143,8 +150,8 @@ func (c *Cluster) stop(ctx context.Context) error {
 		logf(c.Log, "the throwaway cluster in %s is not running", c.Dir)
 		return nil
 	}
-	logf(c.Log, "stopping the throwaway cluster in %s", c.Dir)
-	return pg.run(ctx, c.Log, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "-t", "60", "stop")
+	logf(c.Log, "stopping the throwaway cluster in %s (%s)", c.Dir, mode)
+	return pg.run(ctx, c.Log, "pg_ctl", "-D", c.Dir, "-m", mode, "-w", "-t", "60", "stop")
 }
 
 func (c *Cluster) signalStop(ctx context.Context) error {
