@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,30 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/syncd/syncd/internal/server"
+	"github.com/syncd/syncd/internal/syncdtest"
 )
-
-// syncBuffer is a log sink the server's goroutines write to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // panickingReplayer stands for any handler bug.
 type panickingReplayer struct{}
@@ -48,7 +28,7 @@ const adminToken = "server-test-admin-token-0123456789"
 // printed the stack as plain text lines to stderr and answered an empty 500.
 func TestPanicIsOneStructuredRecordAndA500JSON(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &syncdtest.LockedBuffer{} // the server's goroutines write while the test reads
 	ts := httptest.NewServer(server.Routes(server.Deps{
 		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
 		AdminToken: adminToken,
@@ -108,7 +88,7 @@ func TestPanicIsOneStructuredRecordAndA500JSON(t *testing.T) {
 // logged as a bug.
 func TestAbortHandlerIsNotAPanicRecord(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &syncdtest.LockedBuffer{} // the server's goroutines write while the test reads
 	h := server.Recoverer(slog.New(slog.NewJSONHandler(logs, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
