@@ -210,12 +210,7 @@ func (a *Authorizer) RequirePermission(orgID OrgIDFunc, permission string) func(
 
 func (a *Authorizer) middleware(check func(*http.Request, *Session) (clerkdb.Membership, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s, ok := SessionFromContext(r.Context())
-			if !ok {
-				writeVerifyError(w, ErrMissingToken)
-				return
-			}
+		return withSession(func(w http.ResponseWriter, r *http.Request, s *Session) {
 			m, err := check(r, s)
 			if err != nil {
 				WriteAuthorizationError(w, err)

@@ -15,12 +15,7 @@ import (
 func (v *Verifier) RequireSecondFactor(maxAge time.Duration) func(http.Handler) http.Handler {
 	maxMinutes := int64(maxAge / time.Minute)
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s, ok := SessionFromContext(r.Context())
-			if !ok {
-				writeVerifyError(w, ErrMissingToken)
-				return
-			}
+		return withSession(func(w http.ResponseWriter, r *http.Request, s *Session) {
 			var reason, msg string
 			switch {
 			case s.FactorAge == nil:

@@ -43,3 +43,17 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(ContextWithSession(r.Context(), s)))
 	})
 }
+
+// withSession is how every gate after Middleware starts: a request without
+// a verified session in its context (Middleware not in front, or a route
+// outside it) is answered as one without a token, 401.
+func withSession(serve func(w http.ResponseWriter, r *http.Request, s *Session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, ok := SessionFromContext(r.Context())
+		if !ok {
+			writeVerifyError(w, ErrMissingToken)
+			return
+		}
+		serve(w, r, s)
+	})
+}
