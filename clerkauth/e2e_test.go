@@ -58,6 +58,17 @@ func TestWebhookAppliedBySyncdFlipsTheAnswer(t *testing.T) {
 				return in.token(t, clerkfake.SessionToken{UserID: u.ID, OrgID: o.ID, OrgRole: "org:admin", Lifetime: time.Hour})
 			}
 			memberTok, adminTok, otherTok := tok(member, org), tok(admin, org), tok(admin, other)
+			// refusedAfter delivers a change made in Clerk (evs, or the
+			// error making it) through syncd and waits until GET path
+			// with token answers 403, within a second.
+			refusedAfter := func(evs []clerkfake.Event, err error, path, token string) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+				syncd.Deliver(t, evs...)
+				waitStatus(t, h, path, token, 403, time.Now(), time.Second)
+			}
 			for _, c := range []struct{ path, token string }{
 				{"/orgs/" + org.ID + "/settings", memberTok},
 				{"/orgs/" + org.ID + "/members", memberTok},
@@ -70,33 +81,21 @@ func TestWebhookAppliedBySyncdFlipsTheAnswer(t *testing.T) {
 
 			// A role changed: the demoted member loses the settings page.
 			evs, err = m.EditMembership(ms.ID, func(x *clerkfake.Membership) { x.Role = "org:member" })
-			if err != nil {
-				t.Fatal(err)
-			}
-			syncd.Deliver(t, evs...)
-			waitStatus(t, h, "/orgs/"+org.ID+"/settings", memberTok, 403, time.Now(), time.Second)
+			refusedAfter(evs, err, "/orgs/"+org.ID+"/settings", memberTok)
 			if res := get(t, h, "/orgs/"+org.ID+"/members", memberTok); res.Status != 200 {
 				t.Fatalf("still a member after the demotion: %d %s", res.Status, res.Body)
 			}
 
 			// A membership deleted: the member loses the organization.
 			evs, err = m.DeleteMembership(ms.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			syncd.Deliver(t, evs...)
-			waitStatus(t, h, "/orgs/"+org.ID+"/members", memberTok, 403, time.Now(), time.Second)
+			refusedAfter(evs, err, "/orgs/"+org.ID+"/members", memberTok)
 
 			// An organization deleted: even its admin is refused.
 			if res := get(t, h, "/orgs/"+other.ID+"/members", otherTok); res.Status != 200 {
 				t.Fatalf("before the deletion: %d", res.Status)
 			}
 			evs, err = m.DeleteOrganization(other.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			syncd.Deliver(t, evs...)
-			waitStatus(t, h, "/orgs/"+other.ID+"/members", otherTok, 403, time.Now(), time.Second)
+			refusedAfter(evs, err, "/orgs/"+other.ID+"/members", otherTok)
 			if res := get(t, h, "/orgs/"+org.ID+"/settings", adminTok); res.Status != 200 {
 				t.Fatalf("the admin of the surviving organization: %d %s", res.Status, res.Body)
 			}

@@ -4,13 +4,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/fuzzcorpus"
 )
 
 // TestFuzzCorpus keeps testdata/fuzz small. With SYNCD_WRITE_FUZZ_CORPUS=1
@@ -23,35 +22,12 @@ import (
 //
 // Inputs the fuzzer saves on a failure (hash-named files) are left alone.
 func TestFuzzCorpus(t *testing.T) {
-	if os.Getenv("SYNCD_WRITE_FUZZ_CORPUS") == "1" {
-		writeTokenCorpus(t)
-	}
-	const maxFiles, maxBytes = 40, 40 << 10
-	files, _ := filepath.Glob("testdata/fuzz/*/*")
-	total := int64(0)
-	for _, p := range files {
-		info, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += info.Size()
-	}
-	if len(files) > maxFiles || total > maxBytes {
-		t.Errorf("testdata/fuzz holds %d inputs, %d bytes; keep the seed corpus under %d and %d", len(files), total, maxFiles, maxBytes)
-	}
+	// At most 40 inputs a target, 40 KiB for the package.
+	fuzzcorpus.Keep(t, 40, 40<<10, writeTokenCorpus)
 }
 
 func writeTokenCorpus(t *testing.T) {
-	dir := "testdata/fuzz/FuzzVerifyToken"
-	old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
-	for _, p := range old {
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fuzzcorpus.RemoveSeeds(t, "FuzzVerifyToken")
 	other, err := clerkfake.NewSessions("")
 	if err != nil {
 		t.Fatal(err)
@@ -100,9 +76,6 @@ func writeTokenCorpus(t *testing.T) {
 		randomPart(20) + "." + randomPart(200) + "." + randomPart(256),
 	}
 	for i, tok := range tokens {
-		body := fmt.Sprintf("go test fuzz v1\nstring(%q)\nuint8(%d)\nuint(%d)\nuint8(%d)\n", tok, i%4, i*53, i%3)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fuzzcorpus.Write(t, "FuzzVerifyToken", fmt.Sprintf("seed-%02d", i), tok, uint8(i%4), uint(i*53), uint8(i%3))
 	}
 }

@@ -2,17 +2,10 @@ package webhook_test
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/fuzzcorpus"
-)
-
-// Corpus limits: the seed corpora are committed, so they stay small.
-const (
-	maxCorpusFiles = 40
-	maxCorpusBytes = 80 << 10 // per package
 )
 
 // TestFuzzCorpus keeps testdata/fuzz small. With SYNCD_WRITE_FUZZ_CORPUS=1
@@ -23,10 +16,8 @@ const (
 //
 // Inputs the fuzzer saves on a failure (hash-named files) are left alone.
 func TestFuzzCorpus(t *testing.T) {
-	if os.Getenv("SYNCD_WRITE_FUZZ_CORPUS") == "1" {
-		writeWebhookCorpus(t)
-	}
-	fuzzcorpus.CheckSize(t, maxCorpusFiles, maxCorpusBytes)
+	// At most 40 inputs a target, 80 KiB for the package.
+	fuzzcorpus.Keep(t, 40, 80<<10, writeWebhookCorpus)
 }
 
 func writeWebhookCorpus(t *testing.T) {

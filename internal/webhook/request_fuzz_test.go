@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/syncd/syncd/internal/webhook"
 )
@@ -72,15 +71,7 @@ func FuzzWebhookRequest(f *testing.F) {
 	f.Add([]byte(`{"data":{"a":`+strings.Repeat("[", 600)+strings.Repeat("]", 600)+`},"type":"user.updated"}`), "msg_7", uint8(0), uint(0), "", "")
 	f.Add([]byte(`{"data":{"id":"`+strings.Repeat("x", 5000)+`"},"type":"user.created"}`), strings.Repeat("m", 5000), uint8(0), uint(0), "", "")
 
-	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	verifier, err := webhook.NewVerifier([]string{secret})
-	if err != nil {
-		f.Fatal(err)
-	}
-	signer, err := svix.NewWebhook(secret)
-	if err != nil {
-		f.Fatal(err)
-	}
+	verifier, signer := fuzzSigning(f)
 	cfg, err := pgxpool.ParseConfig("postgres://fuzz@127.0.0.1:1/fuzz?sslmode=disable&connect_timeout=1")
 	if err != nil {
 		f.Fatal(err)
@@ -169,7 +160,7 @@ func FuzzWebhookRequest(f *testing.F) {
 		if observed != outcome {
 			t.Fatalf("the metric saw outcome %q, the answer says %q", observed, outcome)
 		}
-		if bytes.Contains(rec.Body.Bytes(), []byte("fuzz-no-database-7f3a")) || bytes.Contains(rec.Body.Bytes(), []byte(secret[6:])) {
+		if bytes.Contains(rec.Body.Bytes(), []byte("fuzz-no-database-7f3a")) || bytes.Contains(rec.Body.Bytes(), []byte(fuzzSecret[6:])) {
 			t.Fatalf("the answer leaks internal details: %s", rec.Body.String())
 		}
 		if status >= 200 && status < 300 {
