@@ -159,15 +159,26 @@ func (t *transport) attempt(req *http.Request, n int) (*http.Response, error) {
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		return nil, err
+		return nil, t.timedOut(ctx, req, err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read response body: %w", err)
+		return nil, t.timedOut(ctx, req, fmt.Errorf("read response body: %w", err))
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// timedOut says so when an attempt failed because Clerk did not answer
+// within the attempt's own deadline (the caller's context still alive):
+// "context deadline exceeded" alone does not tell an operator that Clerk
+// was slow.
+func (t *transport) timedOut(attemptCtx context.Context, req *http.Request, err error) error {
+	if attemptCtx.Err() != nil && req.Context().Err() == nil {
+		return fmt.Errorf("no answer within the %s attempt timeout: %w", t.attemptTimeout, err)
+	}
+	return err
 }
 
 // canRetry refuses to resend anything that is not idempotent or whose body
