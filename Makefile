@@ -35,7 +35,7 @@ WITH_DB := $(PG) with-test-db
 
 # Every target that runs $(PG) builds it first (a rule of prerequisites
 # only, so those targets' own lines need not name it).
-run send-test-event start-db stop-db clean-db test test-long bench bench-go \
+run send-test-event start-db stop-db clean-db test test-long test-faults soak bench bench-go \
 	bench-ingest bench-apply bench-reconcile fuzz: dev-tool
 
 .PHONY: dev-tool
@@ -45,7 +45,7 @@ dev-tool:
 export GO FUZZTIME
 
 .PHONY: help build run send-test-event start-db stop-db clean-db \
-	test test-long bench bench-go bench-tool bench-ingest bench-apply bench-reconcile \
+	test test-long test-faults soak bench bench-go bench-tool bench-ingest bench-apply bench-reconcile \
 	lint lint-tools fmt fuzz fuzz-short docker-build docker-up clean
 
 help: ## list the targets
@@ -76,6 +76,16 @@ test: ## go test -race -count=1 ./... against Postgres
 
 test-long: ## the tests with SYNCD_LONG=1 (long-running cases), 30m timeout
 	SYNCD_LONG=1 $(WITH_DB) $(GO) test -race -count=1 -timeout 30m $(TESTFLAGS) $(PKGS)
+
+# The fault suite kills syncd, restarts and stalls Postgres (a cluster of
+# each test's own for restarts) and takes Clerk down; CI runs it. Its tests
+# mostly wait on River's rescue timer, so they run side by side.
+test-faults: ## the fault suite (internal/faults): kill -9, Postgres restarts and stalls, Clerk down (a few minutes)
+	SYNCD_TEST_FAULTS=1 $(WITH_DB) $(GO) test -race -count=1 -parallel 16 -timeout 20m $(TESTFLAGS) ./internal/faults/
+
+SOAK ?= 30m
+soak: ## SOAK (30m) at 500 events/s with replays and a reconciliation; prints growth every minute, fails on unbounded growth
+	SYNCD_SOAK=$(SOAK) $(WITH_DB) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 0 ./internal/faults/
 
 bench: build bench-tool ## the default `syncd serve` under load, ingest and apply at once, beside pgbench (medians of 3 runs)
 	$(WITH_DB) bin/syncd-bench serve $(ARGS)
