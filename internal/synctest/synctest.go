@@ -36,14 +36,6 @@ func Diff(ctx context.Context, db store.DBTX, m *clerkfake.Model, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	emails, err := readEmails(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	for id, row := range users {
-		row.row.EmailAddresses = emails[id]
-		users[id] = row
-	}
 	orgs, err := readOrganizations(ctx, db)
 	if err != nil {
 		return nil, err
@@ -194,7 +186,12 @@ func readRows[R any](ctx context.Context, db store.DBTX, query string,
 	return out, rows.Err()
 }
 
+// readUsers reads clerk.users, each row with its email addresses.
 func readUsers(ctx context.Context, db store.DBTX) (map[string]tableRow[userRow], error) {
+	emails, err := readEmails(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 	return readRows(ctx, db, `SELECT id, external_id, username, first_name, last_name, image_url,
 		primary_email_address, public_metadata::text, private_metadata::text, unsafe_metadata::text,
 		coalesce(banned, false), coalesce(locked, false), last_sign_in_at, created_at, updated_at, deleted_at
@@ -209,6 +206,7 @@ func readUsers(ctx context.Context, db store.DBTX) (map[string]tableRow[userRow]
 		r.PublicMetadata, r.PrivateMetadata, r.UnsafeMetadata = canonStr(pub), canonStr(priv), canonStr(unsafe)
 		r.LastSignInAt = tms(last)
 		r.CreatedAt, r.UpdatedAt = tmsv(created), tmsv(updated)
+		r.EmailAddresses = emails[id]
 		return id, t, nil
 	})
 }
