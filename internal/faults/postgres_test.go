@@ -171,16 +171,26 @@ func TestStalledDatabaseAnswers503AndRecovers(t *testing.T) {
 	}
 	done := waitApplied(t, pool, snd.ackedIDs(), released.Add(recoveryBound))
 
+	// Every request sent while the lock was held, the first ones (which
+	// queue behind the groups the lock holds up) included, is answered
+	// within the store timeout; those that could not reach the table
+	// before the lock went are answered 503 with Retry-After.
 	var quick, slowest time.Duration
 	quick = time.Hour
-	for _, a := range snd.answered(stalled.Add(time.Second), released.Add(-11*time.Second)) {
+	for _, a := range snd.answered(stalled, released) {
+		slowest = max(slowest, a.took)
+		if a.status == 0 {
+			t.Errorf("a delivery sent during the stall got no answer within the client's 20 s (after %s)", a.took.Round(time.Millisecond))
+		}
+	}
+	for _, a := range snd.answered(stalled, released.Add(-11*time.Second)) {
 		if a.status != http.StatusServiceUnavailable || a.retryAfter == "" {
 			t.Errorf("a delivery during the stall was answered %d (Retry-After %q); want 503 with Retry-After", a.status, a.retryAfter)
 			continue
 		}
-		quick, slowest = min(quick, a.took), max(slowest, a.took)
+		quick = min(quick, a.took)
 	}
-	if slowest > 12*time.Second {
+	if slowest > 11*time.Second {
 		t.Errorf("the slowest answer during the stall took %s; want within the 10 s store timeout", slowest)
 	}
 	if quick > time.Second {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,7 +62,16 @@ func newCommitter(pool *pgxpool.Pool, enq Enqueuer, timeout time.Duration, maxGr
 type pendingEvent struct {
 	ev     store.NewEvent
 	synced bool
-	done   chan stored
+	// deadline is StoreTimeout after the request arrived: its answer is
+	// due then, however long it queued behind groups a stalled database
+	// holds up.
+	deadline time.Time
+	// taken is set once, by whichever comes first: its group (the event
+	// is then committed or failed with the group, whose own deadline is
+	// its earliest member's) or its request giving up at the deadline
+	// (the event is then left out of any group, and answered 503).
+	taken atomic.Bool
+	done  chan stored
 }
 
 // stored is what became of one event: new (false for a redelivery) or an
@@ -71,23 +81,59 @@ type stored struct {
 	err      error
 }
 
+// errStoreTimeout answers a request whose event waited the whole store
+// timeout without its group beginning (the database is stalled): 503, and
+// nothing of it is stored.
+var errStoreTimeout = errors.New("the event was not stored within the store timeout")
+
 // store files ev in the next group transaction and waits until it has
-// committed or failed.
+// committed or failed, or until the store timeout if its group has not
+// begun by then.
 func (c *committer) store(ev store.NewEvent, synced bool) (bool, error) {
-	p := &pendingEvent{ev: ev, synced: synced, done: make(chan stored, 1)}
+	p := c.pending(ev, synced)
 	c.groups.Add(p)
-	res := <-p.done
-	return res.inserted, res.err
+	timer := time.NewTimer(c.timeout)
+	defer timer.Stop()
+	select {
+	case res := <-p.done:
+		return res.inserted, res.err
+	case <-timer.C:
+		if p.taken.CompareAndSwap(false, true) {
+			return false, errStoreTimeout
+		}
+		// Its group began in time and ends by the same deadline.
+		res := <-p.done
+		return res.inserted, res.err
+	}
 }
 
-// commitGroup stores one group and answers each of its requests. A value
+// pending is ev waiting for its group, due StoreTimeout from now.
+func (c *committer) pending(ev store.NewEvent, synced bool) *pendingEvent {
+	return &pendingEvent{ev: ev, synced: synced, deadline: time.Now().Add(c.timeout), done: make(chan stored, 1)}
+}
+
+// commitGroup takes the group's requests that are still waiting and
+// stores them.
+func (c *committer) commitGroup(group []*pendingEvent) {
+	live := group[:0:0]
+	for _, p := range group {
+		if p.taken.CompareAndSwap(false, true) {
+			live = append(live, p)
+		}
+	}
+	if len(live) > 0 {
+		c.commit(live)
+	}
+}
+
+// commit stores one group and answers each of its requests. A value
 // Postgres cannot store fails the whole statement; the group is then
 // retried one event per transaction so that only that event is refused.
-func (c *committer) commitGroup(group []*pendingEvent) {
+func (c *committer) commit(group []*pendingEvent) {
 	res, err := c.tx(group)
 	if err != nil && errors.Is(err, store.ErrUnstorable) && len(group) > 1 {
 		for _, p := range group {
-			c.commitGroup([]*pendingEvent{p})
+			c.commit([]*pendingEvent{p})
 		}
 		return
 	}
@@ -114,7 +160,13 @@ var errVanished = errors.New("stored event vanished during the delivery")
 // (same body_sha256) and a conflict when it is not; neither stores
 // anything.
 func (c *committer) tx(group []*pendingEvent) ([]stored, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	deadline := group[0].deadline
+	for _, p := range group[1:] {
+		if p.deadline.Before(deadline) {
+			deadline = p.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	first := make(map[string]int, len(group))
 	evs := make([]store.NewEvent, 0, len(group))

@@ -56,7 +56,7 @@ func pendingNew(id, typ, objectID string, body []byte) store.NewEvent {
 func commit(c *committer, evs ...store.NewEvent) []stored {
 	group := make([]*pendingEvent, len(evs))
 	for i, ev := range evs {
-		group[i] = &pendingEvent{ev: ev, synced: apply.Handles(ev.Type), done: make(chan stored, 1)}
+		group[i] = c.pending(ev, apply.Handles(ev.Type))
 	}
 	c.commitGroup(group)
 	out := make([]stored, len(group))
