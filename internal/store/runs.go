@@ -409,17 +409,12 @@ func DropSeen(ctx context.Context, db DBTX) error {
 // tombstone would have ended them: they must not turn into deletion
 // candidates of their own, each costing a GET and counted twice.
 func RecordMembershipsSeen(ctx context.Context, db DBTX, parentKind Kind, parentID string) error {
-	var q string
-	switch parentKind {
-	case KindUser:
-		q = `INSERT INTO pg_temp.syncd_reconcile_seen (kind, id)
-SELECT 'membership', id FROM clerk.organization_memberships WHERE user_id = $1 AND deleted_at IS NULL`
-	case KindOrganization:
-		q = `INSERT INTO pg_temp.syncd_reconcile_seen (kind, id)
-SELECT 'membership', id FROM clerk.organization_memberships WHERE organization_id = $1 AND deleted_at IS NULL`
-	default:
-		return fmt.Errorf("record memberships seen: %q has no memberships", parentKind)
+	p, err := parentOf(parentKind)
+	if err != nil {
+		return fmt.Errorf("record memberships seen: %w", err)
 	}
+	q := `INSERT INTO pg_temp.syncd_reconcile_seen (kind, id)
+SELECT 'membership', id FROM clerk.organization_memberships WHERE ` + p.membershipColumn + ` = $1 AND deleted_at IS NULL`
 	if _, err := db.Exec(ctx, q, parentID); err != nil {
 		return fmt.Errorf("record memberships of %s %s seen: %w", parentKind, parentID, err)
 	}
