@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/synctest"
 )
 
@@ -43,7 +44,7 @@ func TestReconcileCommandReportsAndRepairsConflicts(t *testing.T) {
 		return rep
 	}
 	reconcileJSON()
-	pool := openTestPool(t, e["DATABASE_URL"])
+	pool := syncdtest.OpenPool(t, e["DATABASE_URL"])
 	victim := m.Users()[0].ID
 	if _, err := pool.Exec(ctx, `UPDATE clerk.users SET first_name = 'Forged', updated_at = '3000-01-01', sync_hash = NULL WHERE id = $1`, victim); err != nil {
 		t.Fatal(err)

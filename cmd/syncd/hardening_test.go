@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -228,20 +227,7 @@ func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 
 	do := func(method, path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, p.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return request(t, method, p.URL+path, hdr...)
 	}
 	basic := func(user, pass string) string {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +55,7 @@ func startServe(t testing.TB, e env, args ...string) *process {
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if addr := listeningAddr(p.Stdout.String()); addr != "" {
+		if addr := syncdtest.ListeningAddr(p.Stdout.String()); addr != "" {
 			p.URL = "http://" + addr
 			t.Cleanup(func() { _ = p.Stop() }) // a test that checks how serve stopped calls Stop itself
 			return p
@@ -90,21 +88,6 @@ func (p *process) Stop() error {
 	}
 }
 
-func listeningAddr(logs string) string {
-	for _, line := range strings.Split(logs, "\n") {
-		if !strings.Contains(line, `"msg":"listening"`) {
-			continue
-		}
-		var l struct {
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Addr != "" {
-			return l.Addr
-		}
-	}
-	return ""
-}
-
 // deliver signs and posts one event as Svix would, returning the status.
 func deliver(t testing.TB, url, secret string, ev clerkfake.Event) int {
 	t.Helper()
@@ -131,7 +114,7 @@ func waitApplied(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) {
 func newServeDB(t testing.TB) (url string, pool *pgxpool.Pool, secret string) {
 	t.Helper()
 	url = testdb.NewURL(t)
-	return url, openTestPool(t, url), clerkfake.NewSecret(nil)
+	return url, syncdtest.OpenPool(t, url), clerkfake.NewSecret(nil)
 }
 
 // serveEnv is serve's environment on the database at url with the webhook
@@ -154,16 +137,6 @@ func deliverAll(t testing.TB, url, secret string, evs []clerkfake.Event) (synced
 		}
 	}
 	return synced
-}
-
-func openTestPool(t testing.TB, url string) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 func mustf(t testing.TB, err error, format string, args ...any) {

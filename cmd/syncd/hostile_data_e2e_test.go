@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/reconcile"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/synctest"
 )
 
@@ -219,7 +220,7 @@ func TestReconcileStoresNULInMetadata(t *testing.T) {
 	if rep.Users.Errors != 0 || rep.Users.Created != int64(len(users)) {
 		t.Fatalf("first run: users %+v, want %d created and 0 errors", rep.Users, len(users))
 	}
-	pool := openTestPool(t, e["DATABASE_URL"])
+	pool := syncdtest.OpenPool(t, e["DATABASE_URL"])
 	var note string
 	mustf(t, pool.QueryRow(ctx, `SELECT unsafe_metadata->>'note' FROM clerk.users WHERE id = $1`, created).Scan(&note), "row of %s", created)
 	if note != "a\uFFFDb" {
@@ -275,7 +276,7 @@ func TestReconcileRevivesAForgedTombstone(t *testing.T) {
 	if victim == "" {
 		t.Fatal("every fake user has a membership; pick another seed")
 	}
-	pool := openTestPool(t, e["DATABASE_URL"])
+	pool := syncdtest.OpenPool(t, e["DATABASE_URL"])
 	// What store.TombstoneUser writes for a user.deleted: deleted_at, and
 	// synced_at now; the content, version and digest stay.
 	tag, err := pool.Exec(ctx, `UPDATE clerk.users SET deleted_at = now(), synced_at = now() WHERE id = $1`, victim)

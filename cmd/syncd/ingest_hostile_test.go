@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/testdb"
 )
 
@@ -121,7 +122,7 @@ func TestHeadersOver64KiBAre431(t *testing.T) {
 		})
 	}
 	var n int
-	pool := openTestPool(t, url)
+	pool := syncdtest.OpenPool(t, url)
 	mustf(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM clerk.webhook_events`).Scan(&n), "count")
 	if n != 0 {
 		t.Errorf("%d events stored", n)

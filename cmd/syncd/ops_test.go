@@ -21,17 +21,20 @@ const testAdminToken = "test-admin-token-0123456789abcdef"
 
 func get(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
-	return call(t, http.MethodGet, url, hdr...)
+	resp, body := request(t, http.MethodGet, url, hdr...)
+	return resp.StatusCode, body
 }
 
 func post(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
-	return call(t, http.MethodPost, url, hdr...)
+	resp, body := request(t, http.MethodPost, url, hdr...)
+	return resp.StatusCode, body
 }
 
-// call sends a bodiless request with header pairs and returns the status
-// and body.
-func call(t *testing.T, method, url string, hdr ...string) (int, string) {
+// request sends a bodiless request with header pairs and returns the
+// response (its body read and closed; status and headers remain) and the
+// body.
+func request(t *testing.T, method, url string, hdr ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -46,7 +49,7 @@ func call(t *testing.T, method, url string, hdr ...string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 // metricValue reads one sample of the Prometheus text output.

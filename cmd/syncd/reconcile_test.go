@@ -14,6 +14,7 @@ import (
 	"github.com/syncd/syncd/internal/clerkapi"
 	"github.com/syncd/syncd/internal/clerkfake"
 	"github.com/syncd/syncd/internal/config"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/synctest"
 	"github.com/syncd/syncd/internal/testdb"
 )
@@ -79,7 +80,7 @@ func TestReconcileCommandWaitsAndPrintsJSON(t *testing.T) {
 	if !strings.Contains(stderr.String(), fmt.Sprintf("started reconciliation run %d", rep.RunID)) {
 		t.Fatalf("stderr does not name the run:\n%s", stderr.String())
 	}
-	pool := openTestPool(t, e["DATABASE_URL"])
+	pool := syncdtest.OpenPool(t, e["DATABASE_URL"])
 	diff, err := synctest.Diff(context.Background(), pool, m, synctest.Options{})
 	if err != nil || len(diff) > 0 {
 		t.Fatalf("tables differ from Clerk (%v): %v", err, diff)
@@ -172,7 +173,7 @@ func TestServeReconciles(t *testing.T) {
 	m, e := reconcileFakeClerk(t, 24, 40, 3, 20)
 	e = e.with("CLERK_WEBHOOK_SECRET", clerkfake.NewSecret(nil), "SYNCD_ADMIN_TOKEN", "admin-token-of-24-characters", "SYNCD_LOG_LEVEL", "info")
 	p := startServe(t, e)
-	pool := openTestPool(t, e["DATABASE_URL"])
+	pool := syncdtest.OpenPool(t, e["DATABASE_URL"])
 
 	// Run on start.
 	var startID int64
@@ -238,19 +239,6 @@ func TestServeReconciles(t *testing.T) {
 
 func reconcileAdminDo(t *testing.T, base, method, path string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer admin-token-of-24-characters")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, body
+	resp, body := request(t, method, base+path, "Authorization", "Bearer admin-token-of-24-characters")
+	return resp.StatusCode, []byte(body)
 }

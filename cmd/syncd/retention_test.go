@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/testdb"
 )
 
@@ -38,7 +39,7 @@ func TestDefaultRetentionThroughServe(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := testdb.NewURL(t)
-	pool := openTestPool(t, url)
+	pool := syncdtest.OpenPool(t, url)
 	events := []struct {
 		id, status string
 		age        time.Duration

@@ -93,7 +93,7 @@ func Start(t testing.TB, databaseURL string, extraEnv ...string) *Syncd {
 
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if addr := listeningAddr(s.out.String()); addr != "" {
+		if addr := ListeningAddr(s.out.String()); addr != "" {
 			s.URL = "http://" + addr
 			return s
 		}
@@ -169,7 +169,9 @@ func WaitApplied(t testing.TB, count func(ctx context.Context) (int, error), tim
 // PendingSQL counts the events syncd has not applied yet.
 const PendingSQL = `SELECT count(*) FROM clerk.webhook_events WHERE status = 'pending'`
 
-func listeningAddr(logs string) string {
+// ListeningAddr is the address in syncd's JSON "listening" log line, or ""
+// before it has printed one.
+func ListeningAddr(logs string) string {
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	for sc.Scan() {
 		line := sc.Bytes()
