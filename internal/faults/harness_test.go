@@ -161,15 +161,34 @@ func (s *sender) refusals() map[int]int {
 	return out
 }
 
-// openPool opens a small pool on url, closed when t ends.
-func openPool(t *testing.T, url string) *pgxpool.Pool {
+// whileApplying waits (at most 10 s) until River is running apply jobs, so
+// that a kill lands in the middle of applying, and returns how many run.
+func whileApplying(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
+	var running int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		mustQuery(t, pool, `SELECT count(*) FROM river_job WHERE state = 'running'`, &running)
+		if running > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
-	t.Cleanup(pool.Close)
-	return pool
+	return running
+}
+
+// finishStream waits for the senders to deliver all n events (2xx each)
+// and for syncd to apply them.
+func finishStream(ctx context.Context, t *testing.T, pool *pgxpool.Pool, snd *sender, streamed <-chan struct{}, n int) {
+	t.Helper()
+	<-streamed
+	if ctx.Err() != nil {
+		t.Fatalf("the senders could not deliver the stream within 5 minutes; refusals: %v", snd.refusals())
+	}
+	acked := snd.ackedIDs()
+	if len(acked) != n {
+		t.Fatalf("%d of %d events acknowledged", len(acked), n)
+	}
+	waitApplied(t, pool, acked, time.Now().Add(recoveryBound))
 }
 
 // unapplied counts the events among ids that are stored but not yet

@@ -154,17 +154,26 @@ func waitRun(t *testing.T, s *syncdtest.Syncd, id int64, deadline time.Time) run
 	}
 }
 
-// webhookHistory delivers a short history to s and waits for it to apply,
-// so that the tables hold live rows a wrong reconciliation could
-// tombstone.
-func webhookHistory(t *testing.T, s *syncdtest.Syncd, pool *pgxpool.Pool, m *clerkfake.Model, n int) {
+// driftedInstance is a syncd serving a fake Clerk instance whose tables
+// hold a 300-event webhook history (live rows a wrong reconciliation could
+// tombstone) and miss what was created in Clerk since without a webhook
+// (drift a run must repair): the model, the fake API, the database's URL,
+// a pool on it and the process.
+func driftedInstance(t *testing.T, seed uint64) (*clerkfake.Model, *fakeClerk, string, *pgxpool.Pool, *syncdtest.Syncd) {
 	t.Helper()
-	s.Deliver(t, m.History(n)...)
+	m := clerkfake.New(seed)
+	clerk := newFakeClerk(t, m)
+	url := testdb.NewURL(t)
+	pool := syncdtest.OpenPool(t, url)
+	p := start(t, url, clerkfake.NewSecret(nil), clerk.env()...)
+	p.Deliver(t, m.History(300)...)
 	syncdtest.WaitApplied(t, func(ctx context.Context) (int, error) {
 		var k int
 		err := pool.QueryRow(ctx, syncdtest.PendingSQL).Scan(&k)
 		return k, err
 	}, time.Minute)
+	m.Populate(1500, 10, 300)
+	return m, clerk, url, pool, p
 }
 
 // TestKillNineDuringReconciliationIsRetried: a process dies in the middle
@@ -174,14 +183,8 @@ func webhookHistory(t *testing.T, s *syncdtest.Syncd, pool *pgxpool.Pool, m *cle
 func TestKillNineDuringReconciliationIsRetried(t *testing.T) {
 	requireFaults(t)
 	t.Parallel()
-	m := clerkfake.New(77)
-	clerk := newFakeClerk(t, m)
-	url := testdb.NewURL(t)
-	pool := openPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	p := start(t, url, secret, clerk.env()...)
-	webhookHistory(t, p, pool, m, 300)
-	m.Populate(1500, 10, 300) // drift: objects no webhook told syncd about
+	m, clerk, url, pool, p := driftedInstance(t, 77)
+	secret := p.Secret
 
 	clerk.holdRequests()
 	id := startRun(t, p)
@@ -215,14 +218,7 @@ func TestKillNineDuringReconciliationIsRetried(t *testing.T) {
 func TestClerkDownFailsTheRunAndTombstonesNothing(t *testing.T) {
 	requireFaults(t)
 	t.Parallel()
-	m := clerkfake.New(78)
-	clerk := newFakeClerk(t, m)
-	url := testdb.NewURL(t)
-	pool := openPool(t, url)
-	secret := clerkfake.NewSecret(nil)
-	p := start(t, url, secret, clerk.env()...)
-	webhookHistory(t, p, pool, m, 300)
-	m.Populate(1500, 10, 300)
+	m, clerk, _, pool, p := driftedInstance(t, 78)
 	const countUsers = `SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM clerk.users`
 	var liveBefore, deletedBefore int
 	mustQuery(t, pool, countUsers, &liveBefore, &deletedBefore)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/internal/clerkfake"
+	"github.com/syncd/syncd/internal/syncdtest"
 	"github.com/syncd/syncd/internal/synctest"
 	"github.com/syncd/syncd/internal/testdb"
 )
@@ -48,7 +49,7 @@ func TestSoak(t *testing.T) {
 	m := clerkfake.New(uint64(time.Now().UnixNano()))
 	clerk := newFakeClerk(t, m)
 	url := testdb.NewURL(t)
-	pool := openPool(t, url+"&application_name=soak-observer")
+	pool := syncdtest.OpenPool(t, url+"&application_name=soak-observer")
 	secret := clerkfake.NewSecret(nil)
 	p := start(t, url, secret, clerk.env()...)
 	snd := newSender(t, secret, p.URL)

@@ -69,12 +69,19 @@ type Syncd struct {
 // t ends.
 func Start(t testing.TB, databaseURL string, extraEnv ...string) *Syncd {
 	t.Helper()
+	return StartArgs(t, databaseURL, nil, extraEnv...)
+}
+
+// StartArgs is Start with further arguments to serve, such as
+// "--role", "worker".
+func StartArgs(t testing.TB, databaseURL string, args []string, extraEnv ...string) *Syncd {
+	t.Helper()
 	bin, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Syncd{Secret: clerkfake.NewSecret(nil), out: &LockedBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(bin, "serve")
+	s.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
 	s.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"DATABASE_URL=" + databaseURL,
