@@ -83,27 +83,29 @@ type kindOps struct {
 }
 
 func (x *runState) users() kindOps {
-	k := kindOps{kind: store.KindUser, list: x.api.ListUsers}
-	k.parse = func(page []json.RawMessage) pageWrite {
-		return parsePage(x, store.KindUser, page, apply.ParseUser,
-			func(u store.User) objRef { return objRef{ID: u.ID, Version: u.UpdatedAt} }, apply.Users)
-	}
-	k.settle = func(ctx context.Context, c store.Candidate) error {
-		raw, err := x.api.GetUser(ctx, c.ID)
-		return x.settleSingle(ctx, k, c, raw, err, apply.DeleteUserIfUnchangedSince)
-	}
-	return k
+	return parentOps(x, store.KindUser, x.api.ListUsers, x.api.GetUser, apply.ParseUser,
+		func(u store.User) objRef { return objRef{ID: u.ID, Version: u.UpdatedAt} },
+		apply.Users, apply.DeleteUserIfUnchangedSince)
 }
 
 func (x *runState) organizations() kindOps {
-	k := kindOps{kind: store.KindOrganization, list: x.api.ListOrganizations}
-	k.parse = func(page []json.RawMessage) pageWrite {
-		return parsePage(x, store.KindOrganization, page, apply.ParseOrganization,
-			func(o store.Organization) objRef { return objRef{ID: o.ID, Version: o.UpdatedAt} }, apply.Organizations)
-	}
+	return parentOps(x, store.KindOrganization, x.api.ListOrganizations, x.api.GetOrganization, apply.ParseOrganization,
+		func(o store.Organization) objRef { return objRef{ID: o.ID, Version: o.UpdatedAt} },
+		apply.Organizations, apply.DeleteOrganizationIfUnchangedSince)
+}
+
+// parentOps is the kindOps of users or of organizations, which differ only
+// in the functions given: a candidate for deletion is settled by a GET of
+// that one object.
+func parentOps[T any](x *runState, kind store.Kind, list lister,
+	get func(context.Context, string) (json.RawMessage, error),
+	parse func([]byte) (T, error), ref func(T) objRef,
+	write func(context.Context, store.DBTX, []T) ([]store.Write, error), del tombstoneFunc) kindOps {
+	k := kindOps{kind: kind, list: list}
+	k.parse = func(page []json.RawMessage) pageWrite { return parsePage(x, kind, page, parse, ref, write) }
 	k.settle = func(ctx context.Context, c store.Candidate) error {
-		raw, err := x.api.GetOrganization(ctx, c.ID)
-		return x.settleSingle(ctx, k, c, raw, err, apply.DeleteOrganizationIfUnchangedSince)
+		raw, err := get(ctx, c.ID)
+		return x.settleSingle(ctx, k, c, raw, err, del)
 	}
 	return k
 }
