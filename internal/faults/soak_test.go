@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,7 +52,13 @@ func TestSoak(t *testing.T) {
 	url := testdb.NewURL(t)
 	pool := syncdtest.OpenPool(t, url+"&application_name=soak-observer")
 	secret := clerkfake.NewSecret(nil)
-	p := start(t, url, secret, clerk.env()...)
+	// SYNCD_SOAK_ENV ("NAME=value,NAME=value") soaks another configuration
+	// than the default, e.g. SYNCD_WORKERS=100.
+	env := clerk.env()
+	if extra := os.Getenv("SYNCD_SOAK_ENV"); extra != "" {
+		env = append(env, strings.Split(extra, ",")...)
+	}
+	p := start(t, url, secret, env...)
 	snd := newSender(t, secret, p.URL)
 
 	ctx, cancel := context.WithTimeout(context.Background(), length)
