@@ -225,7 +225,7 @@ func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 	url := testdb.NewURL(t)
 	p := startServe(t, serveEnv(url, clerkfake.NewSecret(nil), "SYNCD_ADMIN_TOKEN", testAdminToken))
 
-	do := func(method, path string, hdr ...string) (*http.Response, string) {
+	do := func(method, path string, hdr ...string) (int, http.Header, string) {
 		t.Helper()
 		return request(t, method, p.URL+path, hdr...)
 	}
@@ -236,23 +236,23 @@ func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 	}
 
 	for _, authz := range []string{"", basic("admin", "wrong-password-wrong-password"), basic(testAdminToken, ""), "Bearer " + testAdminToken[:10]} {
-		resp, body := do(http.MethodGet, "/admin/riverui/", "Authorization", authz)
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("River UI with %q: %d, want 401", authz, resp.StatusCode)
+		status, header, body := do(http.MethodGet, "/admin/riverui/", "Authorization", authz)
+		if status != http.StatusUnauthorized {
+			t.Fatalf("River UI with %q: %d, want 401", authz, status)
 		}
-		if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Basic realm="syncd admin"`) {
+		if got := header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Basic realm="syncd admin"`) {
 			t.Fatalf("401 challenge %q, want Basic realm=\"syncd admin\"", got)
 		}
 		jsonError(t, "401", body)
 	}
 	for _, user := range []string{"admin", "", "anyone at all"} {
-		resp, body := do(http.MethodGet, "/admin/riverui/", "Authorization", basic(user, testAdminToken))
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<html") {
-			t.Fatalf("River UI with Basic %q:token: %d %.200s", user, resp.StatusCode, body)
+		status, _, body := do(http.MethodGet, "/admin/riverui/", "Authorization", basic(user, testAdminToken))
+		if status != http.StatusOK || !strings.Contains(body, "<html") {
+			t.Fatalf("River UI with Basic %q:token: %d %.200s", user, status, body)
 		}
 	}
-	if resp, _ := do(http.MethodGet, "/admin/riverui/api/jobs?state=completed", "Authorization", basic("me", testAdminToken)); resp.StatusCode != http.StatusOK {
-		t.Fatalf("River UI API with Basic: %d", resp.StatusCode)
+	if status, _, _ := do(http.MethodGet, "/admin/riverui/api/jobs?state=completed", "Authorization", basic("me", testAdminToken)); status != http.StatusOK {
+		t.Fatalf("River UI API with Basic: %d", status)
 	}
 
 	self := p.URL // http://127.0.0.1:port
@@ -273,9 +273,9 @@ func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 	} {
 		for _, authz := range []string{"Bearer " + testAdminToken, basic("browser", testAdminToken)} {
 			hdr := append([]string{"Authorization", authz}, c.hdr...)
-			resp, body := do(http.MethodPost, replay, hdr...)
-			if resp.StatusCode != c.status {
-				t.Errorf("%s, POST replay: %d %s, want %d", c.name, resp.StatusCode, body, c.status)
+			status, _, body := do(http.MethodPost, replay, hdr...)
+			if status != c.status {
+				t.Errorf("%s, POST replay: %d %s, want %d", c.name, status, body, c.status)
 			}
 			if c.status == http.StatusForbidden {
 				jsonError(t, c.name, body)
@@ -284,15 +284,15 @@ func TestAdminBasicAuthAndCrossOriginRefusal(t *testing.T) {
 	}
 	// River UI's own API is guarded the same way: pausing a queue from
 	// another origin is refused.
-	resp, body := do(http.MethodPut, "/admin/riverui/api/queues/default", "Authorization", basic("browser", testAdminToken),
+	status, _, body := do(http.MethodPut, "/admin/riverui/api/queues/default", "Authorization", basic("browser", testAdminToken),
 		"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("cross-site River UI queue update: %d %s, want 403", resp.StatusCode, body)
+	if status != http.StatusForbidden {
+		t.Errorf("cross-site River UI queue update: %d %s, want 403", status, body)
 	}
 	// Reading is not state-changing: a cross-origin GET still needs only
 	// the credentials.
-	if resp, _ := do(http.MethodGet, "/admin/riverui/", "Authorization", basic("b", testAdminToken), "Origin", "https://evil.example"); resp.StatusCode != http.StatusOK {
-		t.Errorf("cross-origin GET: %d", resp.StatusCode)
+	if status, _, _ := do(http.MethodGet, "/admin/riverui/", "Authorization", basic("b", testAdminToken), "Origin", "https://evil.example"); status != http.StatusOK {
+		t.Errorf("cross-origin GET: %d", status)
 	}
 }
 

@@ -21,20 +21,19 @@ const testAdminToken = "test-admin-token-0123456789abcdef"
 
 func get(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
-	resp, body := request(t, http.MethodGet, url, hdr...)
-	return resp.StatusCode, body
+	status, _, body := request(t, http.MethodGet, url, hdr...)
+	return status, body
 }
 
 func post(t *testing.T, url string, hdr ...string) (int, string) {
 	t.Helper()
-	resp, body := request(t, http.MethodPost, url, hdr...)
-	return resp.StatusCode, body
+	status, _, body := request(t, http.MethodPost, url, hdr...)
+	return status, body
 }
 
 // request sends a bodiless request with header pairs and returns the
-// response (its body read and closed; status and headers remain) and the
-// body.
-func request(t *testing.T, method, url string, hdr ...string) (*http.Response, string) {
+// answer's status, headers and body.
+func request(t *testing.T, method, url string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -49,7 +48,7 @@ func request(t *testing.T, method, url string, hdr ...string) (*http.Response, s
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // metricValue reads one sample of the Prometheus text output.

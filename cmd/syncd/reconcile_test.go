@@ -239,6 +239,6 @@ func TestServeReconciles(t *testing.T) {
 
 func reconcileAdminDo(t *testing.T, base, method, path string) (int, []byte) {
 	t.Helper()
-	resp, body := request(t, method, base+path, "Authorization", "Bearer admin-token-of-24-characters")
-	return resp.StatusCode, []byte(body)
+	status, _, body := request(t, method, base+path, "Authorization", "Bearer admin-token-of-24-characters")
+	return status, []byte(body)
 }

@@ -25,12 +25,10 @@ func OwnCluster(t *testing.T) (*devpg.Cluster, string) {
 		t.Skipf("no initdb for a cluster of the test's own: %v", err)
 	}
 	// Not t.TempDir: as root the server runs as the postgres user, which
-	// must get through every parent directory.
+	// must get through every parent directory; t.TempDir's own parent is
+	// private, while devpg opens this one (the cluster's parent) for it.
 	tmp, err := os.MkdirTemp("", "syncd-test-pg-")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	port, err := devpg.FreePort(20000+int(time.Now().UnixNano()%20000), devpg.PortInUse)
