@@ -52,7 +52,7 @@ func TestKillNineDuringStreamRecoversWithinBound(t *testing.T) {
 			p := start(t, url, secret)
 
 			snd := newSender(t, secret, p.URL)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
 			streamed := make(chan struct{})
 			go func() { defer close(streamed); snd.run(ctx, evs, 16) }()
@@ -101,7 +101,7 @@ func TestKillNineOfEachRoleRecoversWithinBound(t *testing.T) {
 	}
 	api, worker := role("api"), role("worker")
 	snd := newSender(t, secret, api.URL)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	streamed := make(chan struct{})
 	go func() { defer close(streamed); snd.run(ctx, evs, 16) }()
