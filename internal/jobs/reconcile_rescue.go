@@ -45,14 +45,12 @@ func RescueAbandonedReconciles(ctx context.Context, pool *pgxpool.Pool) ([]int64
 	}
 	now := time.Now().UTC()
 	params := &riverdriver.JobRescueManyParams{StuckHorizon: horizon}
-	ids := make([]int64, 0, len(abandoned))
 	for _, j := range abandoned {
 		attemptErr, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.Attempt,
 			Error: "abandoned: the process working this reconciliation stopped (nothing holds the reconciliation lock); retried"})
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, j.ID)
 		params.ID = append(params.ID, j.ID)
 		params.Error = append(params.Error, attemptErr)
 		params.FinalizedAt = append(params.FinalizedAt, nil)
@@ -60,9 +58,9 @@ func RescueAbandonedReconciles(ctx context.Context, pool *pgxpool.Pool) ([]int64
 		params.State = append(params.State, string(rivertype.JobStateRetryable))
 	}
 	if _, err := riverpgxv5.New(pool).GetExecutor().JobRescueMany(ctx, params); err != nil {
-		return nil, fmt.Errorf("retry abandoned reconciliation jobs %v: %w", ids, err)
+		return nil, fmt.Errorf("retry abandoned reconciliation jobs %v: %w", params.ID, err)
 	}
-	return ids, nil
+	return params.ID, nil
 }
 
 // WatchReconciles runs RescueAbandonedReconciles every
